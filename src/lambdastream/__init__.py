@@ -1,0 +1,39 @@
+"""lambdastream: stream responses from Python on AWS Lambda.
+
+The public names are loaded lazily: ``import lambdastream`` happens inside
+every function's cold start (the runtime is ``lambdastream.runtime``), so this
+module must import nothing heavy.
+
+Example::
+
+    from lambdastream import StreamingResponse, sse
+
+    def handler(event, context):
+        return StreamingResponse(sse(f"tick {i}" for i in range(3)))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["StreamingResponse", "sse", "stream_text"]
+__version__ = "0.1.0"
+
+_LAZY = {
+    "StreamingResponse": "lambdastream.runtime.http",
+    "sse": "lambdastream.runtime.http",
+    "stream_text": "lambdastream.bedrock",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lambdastream.bedrock import stream_text
+    from lambdastream.runtime.http import StreamingResponse, sse
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lambdastream' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,5 @@
+import sys
+
+from lambdastream.cli import main
+
+sys.exit(main())

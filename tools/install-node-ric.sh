@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Placeholder until the Node.js conformance peer is wired in.
+exit 0
