@@ -1,0 +1,335 @@
+"""The Runtime API (2018-06-01) over one keep-alive connection.
+
+Plain ``_socket`` rather than ``socket`` or ``http.client``: those cost
+milliseconds of import on every cold start and several syscalls per request.
+Each request goes out in one ``send``, and each response is usually read in
+one ``recv``, so a buffered invocation costs four syscalls on the wire.
+TCP_NODELAY, because a streamed chunk must leave the moment it is written.
+"""
+
+from __future__ import annotations
+
+import _socket
+
+from lambdastream.runtime.chunked import (
+    ERROR_BODY_TRAILER,
+    ERROR_TYPE_TRAILER,
+    LAST_CHUNK,
+    chunk_header,
+    frame_chunk,
+    last_chunk_with_error,
+)
+
+API_PREFIX = "/2018-06-01/runtime"
+ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
+USER_AGENT = "lambdastream/0.1"
+
+# Below this size a chunk is copied into one buffer with its framing; above
+# it, the framing and the data go out in one scatter write with no copy.
+_COPY_LIMIT = 16 * 1024
+_RECV_SIZE = 256 * 1024
+
+
+class RuntimeAPIError(Exception):
+    """The Runtime API could not be reached or answered unexpectedly."""
+
+
+class Response:
+    """A Runtime API answer: status, lower-cased headers, body."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+class RuntimeClient:
+    """Talks to ``$AWS_LAMBDA_RUNTIME_API`` for one runtime process.
+
+    Example::
+
+        client = RuntimeClient("127.0.0.1:9001")
+        answer = client.next_invocation()
+        rid = answer.headers["lambda-runtime-aws-request-id"]
+        client.post_response(rid, b'"ok"', "application/json")
+    """
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise RuntimeAPIError(f"AWS_LAMBDA_RUNTIME_API must be host:port, got {address!r}")
+        self._host = host.strip("[]")
+        self._port = int(port)
+        self._family = _socket.AF_INET6 if ":" in self._host else _socket.AF_INET
+        self._sock: _socket.socket | None = None
+        self._pending = b""
+        self._host_line = f"Host: {address}\r\nUser-Agent: {USER_AGENT}\r\n"
+
+    # -- connection -----------------------------------------------------------------
+
+    def _connection(self) -> _socket.socket:
+        if self._sock is None:
+            sock = _socket.socket(self._family, _socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+                sock.connect((self._host, self._port))
+            except OSError as exc:
+                sock.close()
+                raise RuntimeAPIError(
+                    f"cannot reach the Runtime API at {self.address}: {exc}"
+                ) from None
+            self._sock = sock
+            self._pending = b""
+        return self._sock
+
+    def reset(self) -> None:
+        """Drop the connection; the next request opens a fresh one."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._pending = b""
+
+    def _send(self, data: bytes) -> None:
+        self._connection().sendall(data)
+
+    # -- requests -------------------------------------------------------------------
+
+    def next_invocation(self) -> Response:
+        """Long-poll ``/invocation/next`` and return the event and its headers."""
+        request = f"GET {API_PREFIX}/invocation/next HTTP/1.1\r\n{self._host_line}\r\n".encode()
+        return self._request_with_retry(request)
+
+    def restore_next(self) -> Response:
+        """Wait for a SnapStart restore (``/restore/next``)."""
+        request = f"GET {API_PREFIX}/restore/next HTTP/1.1\r\n{self._host_line}\r\n".encode()
+        return self._request_with_retry(request)
+
+    def post_response(
+        self, request_id: str, body: bytes, content_type: str, invocation_id: str | None = None
+    ) -> Response:
+        """Send a buffered response in one write."""
+        head = (
+            f"POST {API_PREFIX}/invocation/{request_id}/response HTTP/1.1\r\n{self._host_line}"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+            f"{_invocation_id_line(invocation_id)}\r\n"
+        ).encode("latin-1")
+        return self._request(head + body if len(body) <= _COPY_LIMIT else (head, body))
+
+    def post_error(
+        self,
+        path: str,
+        error_body: bytes,
+        error_type: str,
+        invocation_id: str | None = None,
+    ) -> Response:
+        """Send an error document to ``path`` (``invocation/{id}/error``, ``init/error``...)."""
+        head = (
+            f"POST {API_PREFIX}/{path} HTTP/1.1\r\n{self._host_line}"
+            f"Content-Type: {ERROR_CONTENT_TYPE}\r\nContent-Length: {len(error_body)}\r\n"
+            f"Lambda-Runtime-Function-Error-Type: {_one_line(error_type)}\r\n"
+            f"{_invocation_id_line(invocation_id)}\r\n"
+        ).encode("latin-1")
+        return self._request(head + error_body)
+
+    def open_stream(
+        self, request_id: str, content_type: str, invocation_id: str | None = None
+    ) -> ResponseStream:
+        """Start a streamed response; nothing is sent until the first write."""
+        head = (
+            f"POST {API_PREFIX}/invocation/{request_id}/response HTTP/1.1\r\n{self._host_line}"
+            "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+            "Transfer-Encoding: chunked\r\n"
+            f"Trailer: {ERROR_TYPE_TRAILER}\r\n"
+            f"Trailer: {ERROR_BODY_TRAILER}\r\n"
+            f"Content-Type: {_one_line(content_type)}\r\n"
+            f"{_invocation_id_line(invocation_id)}\r\n"
+        ).encode("latin-1")
+        return ResponseStream(self, head)
+
+    # -- exchange -------------------------------------------------------------------
+
+    def _request_with_retry(self, request: bytes) -> Response:
+        # A keep-alive connection may have been closed by the server while
+        # idle; one fresh connection is worth trying before giving up.
+        try:
+            return self._request(request)
+        except (OSError, RuntimeAPIError):
+            self.reset()
+            return self._request(request)
+
+    def _request(self, request: bytes | tuple[bytes, bytes]) -> Response:
+        sock = self._connection()
+        try:
+            if isinstance(request, tuple):
+                _send_parts(sock, request)
+            else:
+                sock.sendall(request)
+            return self.read_response()
+        except OSError as exc:
+            self.reset()
+            raise RuntimeAPIError(f"Runtime API connection failed: {exc}") from None
+
+    def read_response(self) -> Response:
+        """Read one HTTP response from the connection."""
+        sock = self._connection()
+        data = self._pending
+        while (end := data.find(b"\r\n\r\n")) == -1:
+            more = sock.recv(_RECV_SIZE)
+            if not more:
+                self.reset()
+                raise RuntimeAPIError("Runtime API closed the connection")
+            data += more
+        status, headers = _parse_head(data[:end])
+        rest = data[end + 4 :]
+        if "content-length" in headers:
+            body, rest = self._read_exact(sock, rest, int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body, rest = self._read_chunked(sock, rest)
+        else:
+            body = b""
+        self._pending = rest
+        if headers.get("connection", "").lower() == "close":
+            self.reset()
+        return Response(status, headers, body)
+
+    def _read_exact(self, sock: _socket.socket, have: bytes, size: int) -> tuple[bytes, bytes]:
+        if len(have) >= size:
+            return have[:size], have[size:]
+        body = bytearray(size)
+        body[: len(have)] = have
+        view = memoryview(body)
+        got = len(have)
+        while got < size:
+            n = sock.recv_into(view[got:])
+            if not n:
+                self.reset()
+                raise RuntimeAPIError("Runtime API closed the connection mid-body")
+            got += n
+        return bytes(body), b""
+
+    def _read_chunked(self, sock: _socket.socket, data: bytes) -> tuple[bytes, bytes]:
+        parts = []
+        pos = 0
+        while True:
+            while (eol := data.find(b"\r\n", pos)) == -1:
+                data = data[pos:] + self._recv(sock)
+                pos = 0
+            size = int(data[pos:eol].split(b";")[0], 16)
+            pos = eol + 2
+            if size == 0:
+                while (end := data.find(b"\r\n", pos)) != pos:  # skip trailers
+                    if end == -1:
+                        data = data[pos:] + self._recv(sock)
+                        pos = 0
+                    else:
+                        pos = end + 2
+                return b"".join(parts), data[pos + 2 :]
+            while len(data) < pos + size + 2:
+                data += self._recv(sock)
+            parts.append(data[pos : pos + size])
+            pos += size + 2
+
+    def _recv(self, sock: _socket.socket) -> bytes:
+        more = sock.recv(_RECV_SIZE)
+        if not more:
+            self.reset()
+            raise RuntimeAPIError("Runtime API closed the connection mid-body")
+        return more
+
+
+class ResponseStream:
+    """One streamed response: each :meth:`write` is one chunk, sent at once.
+
+    The request line and headers go out with the first write, so a stream
+    costs one syscall per chunk, the first included.
+    """
+
+    __slots__ = ("_client", "_head", "_sock", "bytes_sent", "started")
+
+    def __init__(self, client: RuntimeClient, head: bytes) -> None:
+        self._client = client
+        self._head = head
+        self._sock: _socket.socket | None = None
+        self.started = False
+        self.bytes_sent = 0
+
+    def write(self, data: bytes, *more: bytes) -> None:
+        """Send ``data`` (and any ``more``) as chunks, in one write.
+
+        Empty pieces are skipped: an empty chunk would end the body.
+        """
+        pieces = [p for p in (data, *more) if p]
+        if not pieces:
+            return
+        size = sum(len(p) for p in pieces)
+        if size <= _COPY_LIMIT:
+            out = b"".join(frame_chunk(p) for p in pieces)
+            self._send(self._head + out if not self.started else out)
+        else:
+            parts: list[bytes] = [self._head] if not self.started else []
+            for p in pieces:
+                parts += (chunk_header(len(p)), p, b"\r\n")
+            self._send_parts(parts)
+        self.started = True
+        self.bytes_sent += size
+
+    def finish(self) -> Response:
+        """End the stream successfully and read the Runtime API's answer."""
+        self._send(LAST_CHUNK if self.started else self._head + LAST_CHUNK)
+        self.started = True
+        return self._client.read_response()
+
+    def fail(self, error_type: str, error_body_b64: str) -> Response:
+        """End the stream with Lambda's error trailers and read the answer."""
+        tail = last_chunk_with_error(error_type, error_body_b64)
+        self._send(tail if self.started else self._head + tail)
+        self.started = True
+        return self._client.read_response()
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._client._connection().sendall(data)
+        except OSError as exc:
+            self._client.reset()
+            raise RuntimeAPIError(f"Runtime API connection failed mid-stream: {exc}") from None
+
+    def _send_parts(self, parts: list[bytes]) -> None:
+        try:
+            _send_parts(self._client._connection(), parts)
+        except OSError as exc:
+            self._client.reset()
+            raise RuntimeAPIError(f"Runtime API connection failed mid-stream: {exc}") from None
+
+
+def _send_parts(sock: _socket.socket, parts: list[bytes] | tuple[bytes, ...]) -> None:
+    """Send several buffers with one ``sendmsg``, finishing any partial send."""
+    sent = sock.sendmsg(parts)
+    total = sum(len(p) for p in parts)
+    if sent < total:
+        rest = memoryview(b"".join(parts))[sent:]
+        sock.sendall(rest)
+
+
+def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        status = int(lines[0].split(" ", 2)[1])
+    except (IndexError, ValueError):
+        raise RuntimeAPIError(f"malformed status line from the Runtime API: {lines[0]!r}") from None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+def _invocation_id_line(invocation_id: str | None) -> str:
+    return f"Lambda-Runtime-Invocation-Id: {_one_line(invocation_id)}\r\n" if invocation_id else ""
+
+
+def _one_line(value: str) -> str:
+    return value.replace("\r", " ").replace("\n", " ")

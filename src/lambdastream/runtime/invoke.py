@@ -1,0 +1,202 @@
+"""One invocation: call the handler, then answer buffered or streamed.
+
+What the handler returns decides the answer: a generator or async generator
+streams one chunk per yield; a StreamingResponse streams with an HTTP
+prelude; anything else is encoded as a buffered JSON response. A coroutine
+(an ``async def`` handler) is awaited first. Whatever happens, the
+invocation is answered: a failure before the first byte goes to
+``/invocation/{id}/error``, one after it ends the stream with Lambda's error
+trailers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from lambdastream.runtime import logs
+from lambdastream.runtime.client import RuntimeAPIError, RuntimeClient
+from lambdastream.runtime.context import LambdaContext
+from lambdastream.runtime.errors import error_from_exception, error_json, log_error
+from lambdastream.runtime.marshal import decode_event, encode_result
+
+STREAM_CONTENT_TYPE = "application/octet-stream"
+PRELUDE_DELIMITER = b"\0" * 8
+
+
+# The types of generator, async generator and coroutine objects, without
+# importing `types` or `inspect` on the cold-start path.
+def _gen():  # type: ignore[no-untyped-def]
+    yield
+
+
+async def _agen():  # type: ignore[no-untyped-def]
+    yield
+
+
+async def _coro() -> None:
+    pass
+
+
+GeneratorType = type(_gen())
+AsyncGeneratorType = type(_agen())
+_probe = _coro()
+CoroutineType = type(_probe)
+_probe.close()
+del _probe
+
+_loop = None
+
+
+def run_coroutine(coro):  # type: ignore[no-untyped-def]
+    """Run ``coro`` on the process's one event loop (created on first use).
+
+    asyncio costs ~35 ms to import: only handlers that are async pay it, and
+    once per process, not per invocation.
+    """
+    global _loop
+    if _loop is None:
+        import asyncio
+
+        _loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(_loop)
+    return _loop.run_until_complete(coro)
+
+
+def handle(client: RuntimeClient, handler, next_answer) -> None:  # type: ignore[no-untyped-def]
+    """Serve the invocation in ``next_answer`` (a ``/next`` response) with ``handler``."""
+    headers = next_answer.headers
+    request_id = headers.get("lambda-runtime-aws-request-id", "")
+    invocation_id = headers.get("lambda-runtime-invocation-id")
+    trace_id = headers.get("lambda-runtime-trace-id")
+    if trace_id is not None:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    logs.request_id = request_id
+    logs.tenant_id = headers.get("lambda-runtime-aws-tenant-id")
+
+    reply = Reply(client, request_id, invocation_id)
+    try:
+        context = LambdaContext(
+            request_id,
+            int(headers.get("lambda-runtime-deadline-ms") or 0),
+            headers.get("lambda-runtime-invoked-function-arn"),
+            headers.get("lambda-runtime-client-context"),
+            headers.get("lambda-runtime-cognito-identity"),
+            logs.tenant_id,
+        )
+        event = decode_event(next_answer.body, headers.get("content-type"))
+        result = handler(event, context)
+        if type(result) is CoroutineType:
+            result = run_coroutine(result)
+        kind = type(result)
+        http = sys.modules.get("lambdastream.runtime.http")
+        if http is not None and kind is http.StreamingResponse:
+            reply.stream_http(result)
+        elif kind is GeneratorType:
+            reply.stream(result, STREAM_CONTENT_TYPE)
+        elif kind is AsyncGeneratorType:
+            run_coroutine(reply.stream_async(result, STREAM_CONTENT_TYPE))
+        else:
+            body, content_type = encode_result(result)
+            reply.buffered(body, content_type)
+    except RuntimeAPIError:
+        raise
+    except BaseException as exc:
+        reply.error(exc)
+        if not isinstance(exc, Exception):
+            raise  # SystemExit and friends end the process, as on Lambda
+
+
+class Reply:
+    """The answer to one invocation, sent at most once."""
+
+    __slots__ = ("client", "invocation_id", "prelude", "request_id", "stream_")
+
+    def __init__(self, client: RuntimeClient, request_id: str, invocation_id: str | None) -> None:
+        self.client = client
+        self.request_id = request_id
+        self.invocation_id = invocation_id
+        self.stream_ = None
+        self.prelude: bytes | None = None
+
+    def buffered(self, body: bytes, content_type: str) -> None:
+        answer = self.client.post_response(self.request_id, body, content_type, self.invocation_id)
+        _check(answer, "response")
+
+    def stream_http(self, response) -> None:  # type: ignore[no-untyped-def]
+        from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE
+
+        # The prelude leaves with the first body chunk: an exception raised
+        # before the body yields anything is still a clean invocation error.
+        self.prelude = response.prelude()[: -len(PRELUDE_DELIMITER)]
+        body = response.body
+        if getattr(body, "is_async", hasattr(body, "__aiter__") and not hasattr(body, "__iter__")):
+            run_coroutine(self.stream_async(body, HTTP_INTEGRATION_CONTENT_TYPE))
+        else:
+            self.stream(body, HTTP_INTEGRATION_CONTENT_TYPE)
+
+    def stream(self, body, content_type: str) -> None:  # type: ignore[no-untyped-def]
+        self._open(content_type)
+        for item in body:
+            self.send(item)
+        self.finish()
+
+    async def stream_async(self, body, content_type: str) -> None:  # type: ignore[no-untyped-def]
+        self._open(content_type)
+        async for item in body:
+            self.send(item)
+        self.finish()
+
+    def _open(self, content_type: str) -> None:
+        self.stream_ = self.client.open_stream(self.request_id, content_type, self.invocation_id)
+
+    def send(self, item) -> None:  # type: ignore[no-untyped-def]
+        """Send one yielded item as one chunk (with the prelude, if still due)."""
+        if type(item) is bytes:
+            data = item
+        elif type(item) is str:
+            data = item.encode()
+        elif isinstance(item, (bytes, bytearray, memoryview, str)):
+            data = item.encode() if isinstance(item, str) else bytes(item)
+        else:
+            raise TypeError(
+                f"a streaming handler must yield bytes or str, not {type(item).__name__}"
+            )
+        if self.prelude is not None:
+            if not data:
+                return  # keep the prelude for the first real chunk
+            prelude, self.prelude = self.prelude, None
+            self.stream_.write(prelude, PRELUDE_DELIMITER, data)
+        else:
+            self.stream_.write(data)
+
+    def finish(self) -> None:
+        if self.prelude is not None:
+            # An empty body still owes the caller its status and headers.
+            prelude, self.prelude = self.prelude, None
+            self.stream_.write(prelude, PRELUDE_DELIMITER)
+        _check(self.stream_.finish(), "response")
+
+    def error(self, exc: BaseException) -> None:
+        """Report ``exc``: as an error post, or as trailers once streaming began."""
+        error = error_from_exception(exc, self.request_id)
+        log_error(error, logs.LOG_FORMAT)
+        body = error_json(error)
+        error_type = error["errorType"] or "Unhandled"
+        if self.stream_ is not None and self.stream_.started:
+            import base64
+
+            answer = self.stream_.fail(error_type, base64.b64encode(body).decode())
+        else:
+            path = f"invocation/{self.request_id}/error"
+            answer = self.client.post_error(path, body, error_type, self.invocation_id)
+        _check(answer, "error")
+
+
+def _check(answer, what: str) -> None:  # type: ignore[no-untyped-def]
+    if answer.status >= 300:
+        detail = answer.body.decode("utf-8", "replace")[:500]
+        sys.stdout.write(f"[ERROR] Runtime API rejected the {what} ({answer.status}): {detail}\n")
+        sys.stdout.flush()
