@@ -8,10 +8,10 @@ chunk per item the body yields. :func:`sse` frames Server-Sent Events.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 # typing and collections.abc cost milliseconds of every cold start that
 # imports StreamingResponse: annotations only, checked duck-typed at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import AsyncIterable, Iterable, Mapping
     from typing import Any

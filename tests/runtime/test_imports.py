@@ -1,0 +1,56 @@
+"""The runtime imports the standard library only, and little of it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+RUNTIME_MODULES = [
+    "lambdastream.runtime",
+    "lambdastream.runtime.__main__",
+    "lambdastream.runtime.http",
+    "lambdastream.runtime.snapstart",
+]
+# Costly modules a handler that does not need them must never pay for.
+LAZY = ["asyncio", "logging", "http.client", "socket", "typing", "traceback", "base64", "inspect"]
+
+
+def imported_by(statement: str) -> list[str]:
+    """Modules that ``statement`` imports, beyond what the interpreter loads anyway."""
+    baseline = set(_importtime("pass"))
+    return [n for n in _importtime(statement) if n not in baseline]
+
+
+def _importtime(statement: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", statement],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = []
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "package":
+                names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("module", RUNTIME_MODULES)
+def test_runtime_imports_only_the_standard_library(module):
+    names = imported_by(f"import {module}")
+    assert module in names
+    third_party = {
+        n.split(".")[0]
+        for n in names
+        if n.split(".")[0] not in sys.stdlib_module_names and n.split(".")[0] != "lambdastream"
+    }
+    assert third_party == set()
+
+
+def test_cold_start_path_leaves_costly_modules_unloaded():
+    names = set(imported_by("import lambdastream.runtime.__main__"))
+    assert names.isdisjoint(LAZY), sorted(names & set(LAZY))
