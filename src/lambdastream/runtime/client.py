@@ -27,7 +27,9 @@ USER_AGENT = "lambdastream/0.1"
 # Below this size a chunk is copied into one buffer with its framing; above
 # it, the framing and the data go out in one scatter write with no copy.
 _COPY_LIMIT = 16 * 1024
-_RECV_SIZE = 256 * 1024
+# Responses are read into one reused buffer: a fresh large buffer per recv
+# would cost an mmap, mremap and munmap on every read.
+_RECV_SIZE = 64 * 1024
 
 
 class RuntimeAPIError(Exception):
@@ -66,6 +68,8 @@ class RuntimeClient:
         self._family = _socket.AF_INET6 if ":" in self._host else _socket.AF_INET
         self._sock: _socket.socket | None = None
         self._pending = b""
+        self._recv_buffer = bytearray(_RECV_SIZE)
+        self._recv_view = memoryview(self._recv_buffer)
         self._host_line = f"Host: {address}\r\nUser-Agent: {USER_AGENT}\r\n"
 
     # -- connection -----------------------------------------------------------------
@@ -177,11 +181,7 @@ class RuntimeClient:
         sock = self._connection()
         data = self._pending
         while (end := data.find(b"\r\n\r\n")) == -1:
-            more = sock.recv(_RECV_SIZE)
-            if not more:
-                self.reset()
-                raise RuntimeAPIError("Runtime API closed the connection")
-            data += more
+            data += self._recv(sock)
         status, headers = _parse_head(data[:end])
         rest = data[end + 4 :]
         if "content-length" in headers:
@@ -233,11 +233,11 @@ class RuntimeClient:
             pos += size + 2
 
     def _recv(self, sock: _socket.socket) -> bytes:
-        more = sock.recv(_RECV_SIZE)
-        if not more:
+        n = sock.recv_into(self._recv_buffer)
+        if not n:
             self.reset()
-            raise RuntimeAPIError("Runtime API closed the connection mid-body")
-        return more
+            raise RuntimeAPIError("Runtime API closed the connection")
+        return self._recv_view[:n].tobytes()
 
 
 class ResponseStream:
