@@ -113,6 +113,18 @@ class CredentialsError(StreamError):
     """No AWS credentials could be found to sign the request with."""
 
 
+class ApiError(StreamError):
+    """The Invoke API refused the call (no such function, denied, throttled).
+
+    ``status`` is its HTTP status, ``code`` the AWS error code.
+    """
+
+    def __init__(self, message: str, *, status: int, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
 # --------------------------------------------------------------- pure pieces
 def parse_function_error(error_type: str, body: str | bytes | None) -> FunctionError:
     """Build a :class:`FunctionError` from the two trailers Lambda sends.
@@ -510,8 +522,11 @@ def stream_function(
     except botocore.exceptions.ClientError as exc:
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        raise StreamError(
-            f"Invoke API: {error.get('Code', 'Error')}: {error.get('Message', '')} (HTTP {status})"
+        code = str(error.get("Code", "Error"))
+        raise ApiError(
+            f"Invoke API: HTTP {status}: {code}: {error.get('Message', '')}",
+            status=int(status or 0),
+            code=code,
         ) from exc
     except botocore.exceptions.EndpointConnectionError as exc:
         raise StreamError(f"cannot connect to the Invoke API: {exc}") from exc

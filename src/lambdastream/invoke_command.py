@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
 from lambdastream.client import (
+    ApiError,
     CredentialsError,
     Data,
     End,
@@ -172,6 +173,10 @@ def invoke(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextIO) -> int
     except CredentialsError as exc:
         print(f"lambdastream invoke: {exc}", file=stderr)
         return EXIT_USAGE
+    except ApiError as exc:
+        print(f"lambdastream invoke: error: {exc}", file=stderr)
+        timing.status = exc.status
+        code = EXIT_HTTP_ERROR
     except StreamError as exc:
         stdout.flush()
         print(f"lambdastream invoke: error: {exc}", file=stderr)
