@@ -1,0 +1,156 @@
+"""Incremental decoder for HTTP/1.1 chunked bodies, with trailers (sans-I/O).
+
+The runtime streams its answer as a chunked request body whose final chunk may
+carry error trailers. The decoder walks each fed buffer by offset and hands
+back zero-copy ``memoryview`` slices of the payload as soon as they arrive,
+even when a chunk is split across reads: the relay forwards bytes the moment
+it has them and never holds a whole chunk. Only framing lines (chunk sizes,
+trailers) are buffered, and those are bounded.
+
+Example::
+
+    >>> d = ChunkedDecoder()
+    >>> [bytes(p) for p in d.feed(b"5\\r\\nhel")]
+    [b'hel']
+    >>> [bytes(p) for p in d.feed(b"lo\\r\\n0\\r\\nX-Err: boom\\r\\n\\r\\nGET")]
+    [b'lo']
+    >>> d.done, d.trailers, d.tail
+    (True, [('x-err', 'boom')], b'GET')
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_LINE", "MAX_TRAILERS", "ChunkedDecoder", "ChunkedError", "encode_chunk"]
+
+# A size line is a few hex digits plus rare extensions; trailers carry the
+# base64 error JSON (a stack trace), so they get more room, but still a bound.
+MAX_LINE = 4096
+MAX_TRAILERS = 256 * 1024
+
+_SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+
+
+class ChunkedError(ValueError):
+    """The bytes are not a valid chunked body (or exceed a bound)."""
+
+
+def encode_chunk(payload: bytes) -> bytes:
+    """Frame one chunk.
+
+    >>> encode_chunk(b"hi")
+    b'2\\r\\nhi\\r\\n'
+    """
+    return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+
+class ChunkedDecoder:
+    """Decode one chunked body from bytes fed in pieces of any size.
+
+    ``feed`` returns the payload found in that piece; after the terminating
+    chunk ``done`` is true, ``trailers`` holds ``(lowercase name, value)``
+    pairs and ``tail`` the bytes that followed the body (the next request on
+    a keep-alive connection).
+    """
+
+    __slots__ = ("_line", "_remaining", "_state", "_trailer_bytes", "done", "tail", "trailers")
+
+    def __init__(self) -> None:
+        self._state = _SIZE
+        self._line = bytearray()
+        self._remaining = 0
+        self._trailer_bytes = 0
+        self.done = False
+        self.trailers: list[tuple[str, str]] = []
+        self.tail = b""
+
+    def feed(self, data: bytes) -> list[memoryview]:
+        """Consume ``data``; return the payload slices it completed or continued."""
+        if self._state == _DONE:
+            raise ChunkedError("data after the end of the chunked body")
+        out: list[memoryview] = []
+        view = memoryview(data)
+        pos = 0
+        end = len(data)
+        while pos < end:
+            state = self._state
+            if state == _DATA:
+                take = min(self._remaining, end - pos)
+                out.append(view[pos : pos + take])
+                pos += take
+                self._remaining -= take
+                if self._remaining == 0:
+                    self._state = _DATA_END
+            elif state == _SIZE:
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    self._append_line(data, pos, end)
+                    break
+                line = self._take_line(data, pos, nl)
+                pos = nl + 1
+                size = _parse_size(line)
+                if size:
+                    self._remaining = size
+                    self._state = _DATA
+                else:
+                    self._state = _TRAILER
+            elif state == _DATA_END:
+                # The CRLF after a chunk's data may itself be split across reads.
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    self._append_line(data, pos, end)
+                    break
+                line = self._take_line(data, pos, nl)
+                pos = nl + 1
+                if line not in (b"\r", b""):
+                    raise ChunkedError("chunk data longer than its declared size")
+                self._state = _SIZE
+            else:  # _TRAILER
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    self._append_line(data, pos, end, MAX_TRAILERS)
+                    break
+                line = self._take_line(data, pos, nl, MAX_TRAILERS)
+                pos = nl + 1
+                if line in (b"\r", b""):
+                    self._state = _DONE
+                    self.done = True
+                    self.tail = bytes(view[pos:])
+                    break
+                self._add_trailer(line)
+        return out
+
+    def _append_line(self, data: bytes, start: int, end: int, limit: int = MAX_LINE) -> None:
+        if len(self._line) + end - start > limit:
+            raise ChunkedError("chunk framing line too long")
+        self._line += data[start:end]
+
+    def _take_line(self, data: bytes, start: int, nl: int, limit: int = MAX_LINE) -> bytes:
+        if self._line:
+            self._append_line(data, start, nl, limit)
+            line = bytes(self._line)
+            self._line.clear()
+        else:
+            if nl - start > limit:
+                raise ChunkedError("chunk framing line too long")
+            line = data[start:nl]
+        return line
+
+    def _add_trailer(self, line: bytes) -> None:
+        self._trailer_bytes += len(line)
+        if self._trailer_bytes > MAX_TRAILERS:
+            raise ChunkedError("trailers too large")
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise ChunkedError("malformed trailer line")
+        try:
+            self.trailers.append((name.decode("ascii").lower(), value.strip().decode("latin-1")))
+        except UnicodeDecodeError:
+            raise ChunkedError("trailer name is not ASCII") from None
+
+
+def _parse_size(line: bytes) -> int:
+    digits = line.split(b";", 1)[0].strip()
+    # int() would accept "0x10", "+5", "1_0" and spaces: chunk sizes are bare hex.
+    if not digits or len(digits) > 16 or digits.strip(b"0123456789abcdefABCDEF"):
+        raise ChunkedError(f"invalid chunk size line {line[:40]!r}")
+    return int(digits, 16)

@@ -1,0 +1,459 @@
+"""Execution environments: runtime processes, concurrency, timeouts, logs.
+
+Each ``Environment`` is one runtime process with its own Runtime API and
+serves one invocation at a time. The ``Pool`` reuses an idle environment
+(warm), starts a new one when all are busy (cold), and refuses beyond
+``concurrency`` with ``TooManyRequests``, as Lambda does. An environment
+that times out or crashes is thrown away; the next invocation gets a fresh
+one.
+
+Example::
+
+    pool = Pool(FunctionConfig(handler="app.handler", root=Path(".")), LogPrinter())
+    inv = Invocation(b'{"x": 1}')
+    inv.attach(sink)
+    pool.invoke(inv)        # raises TooManyRequests when all are busy
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import shlex
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambdastream.local.invocation import FunctionError, Invocation
+from lambdastream.local.logs import LogPrinter, report_line
+from lambdastream.local.runtime_api import MAX_STREAMED_RESPONSE, RuntimeApi
+
+__all__ = ["FunctionConfig", "Pool", "TooManyRequests"]
+
+ACCOUNT_ID = "123456789012"
+LOG_TAIL = 4096
+# Lambda gives init 10 s of its own before an on-demand invocation's timeout.
+INIT_TIMEOUT = 10.0
+_PASSED_THROUGH = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "NODE_PATH",
+)
+
+
+class TooManyRequests(Exception):
+    """Every environment is busy and no new one may start."""
+
+
+@dataclass
+class FunctionConfig:
+    """How the function runs: what ``lambdastream dev``'s flags set."""
+
+    handler: str
+    root: Path
+    name: str = ""
+    bootstrap: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float = 3.0
+    memory: int = 128
+    concurrency: int = 10
+    region: str = "us-east-1"
+    log_format: str = "Text"
+    max_stream: int = MAX_STREAMED_RESPONSE
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = default_name(self.handler)
+
+    @property
+    def arn(self) -> str:
+        """The function's ARN as Lambda would give it."""
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
+
+    def command(self) -> list[str]:
+        """The runtime process's command line."""
+        if self.bootstrap:
+            return shlex.split(self.bootstrap)
+        return [sys.executable, "-m", "lambdastream.runtime", self.handler]
+
+    def environ(self, runtime_api: str, log_stream: str) -> dict[str, str]:
+        """The environment a runtime starts with (lambda-facts: "Execution environment")."""
+        env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+        env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL")})
+        root = str(self.root.resolve())
+        pythonpath = [root, os.environ.get("PYTHONPATH", "")]
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": runtime_api,
+                "_HANDLER": self.handler,
+                "LAMBDA_TASK_ROOT": root,
+                "LAMBDA_RUNTIME_DIR": str(Path(sys.prefix).resolve()),
+                "AWS_LAMBDA_FUNCTION_NAME": self.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_LOG_FORMAT": self.log_format,
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                "TZ": ":UTC",
+                "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p),
+                # Lines reach the log as printed, in order with START/END.
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.env)
+        return env
+
+
+def default_name(handler: str) -> str:
+    """A function name from a handler: ``app.handler`` -> ``app``.
+
+    >>> default_name("pkg.mod.handler")
+    'pkg-mod'
+    """
+    module = handler.rsplit(".", 1)[0] if "." in handler else handler
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in module)
+    return name[:64] or "function"
+
+
+class Environment:
+    """One runtime process and its Runtime API."""
+
+    def __init__(self, pool: Pool, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.config = pool.config
+        self.printer = pool.printer
+        self.api = RuntimeApi(
+            self,
+            function_arn=self.config.arn,
+            timeout=self.config.timeout,
+            max_stream=self.config.max_stream,
+        )
+        self.state = "starting"  # starting -> idle <-> busy -> dead
+        self.stale = False
+        self.proc: asyncio.subprocess.Process | None = None
+        self.current: Invocation | None = None
+        self._spawned_at = 0.0
+        self._init_ms: float | None = None
+        self._init_reported = False
+        self._delivered_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._log_fd = -1
+        self._partial = b""
+        self._tail = bytearray()
+        self._init_error: FunctionError | None = None
+        self._init_timer: asyncio.TimerHandle | None = None
+
+    async def start(self) -> None:
+        """Start the Runtime API and spawn the runtime process."""
+        address = await self.api.start()
+        read_fd, write_fd = os.pipe()
+        fcntl.fcntl(read_fd, fcntl.F_SETFL, fcntl.fcntl(read_fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        self._log_fd = read_fd
+        loop = asyncio.get_running_loop()
+        loop.add_reader(read_fd, self._read_logs)
+        stream = time.strftime("%Y/%m/%d") + f"/[$LATEST]{os.urandom(16).hex()}"
+        self._spawned_at = time.monotonic()
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.config.command(),
+                cwd=str(self.config.root),
+                env=self.config.environ(address, stream),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
+            )
+        except OSError as exc:
+            os.close(write_fd)
+            self._exited(f"could not start the runtime {self.config.command()[0]!r}: {exc}")
+            return
+        os.close(write_fd)
+        self._init_timer = loop.call_later(INIT_TIMEOUT, self._init_timed_out)
+        asyncio.ensure_future(self._wait_exit())
+
+    def assign(self, inv: Invocation) -> None:
+        """Run ``inv`` here (now if the runtime waits, else at its next ``/next``)."""
+        self.state = "busy"
+        self.current = inv
+        self.api.deliver(inv)
+
+    def kill(self) -> None:
+        """Stop the runtime process at once."""
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    # RuntimeApiListener
+    def on_ready(self) -> None:
+        if self._init_ms is None:
+            self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+            if self._init_timer is not None:
+                self._init_timer.cancel()
+        if self.stale:
+            self.state = "dead"
+            self.kill()
+            return
+        self.state = "idle"
+        self.current = None
+        self.pool._idle(self)
+
+    def on_delivered(self, inv: Invocation) -> None:
+        if self._init_ms is None:
+            self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+            if self._init_timer is not None:
+                self._init_timer.cancel()
+        self._read_logs()
+        self._tail.clear()
+        self._delivered_at = time.monotonic()
+        self._platform(f"START RequestId: {inv.request_id} Version: $LATEST")
+        timeout = self.config.timeout
+        self._timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, inv)
+
+    def on_result(self, inv: Invocation, error: FunctionError | None) -> None:
+        self._complete(inv, error)
+
+    def on_init_error(self, error: FunctionError) -> None:
+        self._init_error = error
+        self.printer.error(f"INIT_REPORT Init Duration: {self._elapsed_init():.2f} ms\tPhase: init\tStatus: error\tError Type: {error.error_type}")
+        if self.current is not None:
+            self._complete(self.current, error)
+        self.state = "dead"
+        # Lambda expects the runtime to exit after /init/error; make sure it does.
+        asyncio.get_running_loop().call_later(0.5, self.kill)
+
+    def on_truncated(self, inv: Invocation) -> None:
+        # Usually the process died: give its exit a moment to be seen, so the
+        # caller learns Runtime.ExitError rather than a vaguer error.
+        def later() -> None:
+            if not inv.done:
+                self._complete(
+                    inv,
+                    FunctionError.make(
+                        "Runtime.TruncatedResponse",
+                        f"RequestId: {inv.request_id} Error: the runtime closed the response early",
+                    ),
+                )
+
+        asyncio.get_running_loop().call_later(0.3, later)
+
+    # internals
+    def _elapsed_init(self) -> float:
+        return (time.monotonic() - self._spawned_at) * 1000
+
+    def _complete(self, inv: Invocation, error: FunctionError | None) -> None:
+        if inv.done:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._read_logs()
+        if error is not None:
+            self.printer.error(
+                f"{inv.request_id} {error.error_type}: {error.message}".rstrip()
+            )
+            self._tail_add(f"{error.error_type}: {error.message}\n".encode())
+        if self._delivered_at:
+            duration = (time.monotonic() - self._delivered_at) * 1000
+            self._platform(f"END RequestId: {inv.request_id}")
+            init = None
+            if not self._init_reported:
+                init, self._init_reported = self._init_ms, True
+            self._platform(
+                report_line(
+                    inv.request_id,
+                    duration_ms=duration,
+                    memory_mb=self.config.memory,
+                    max_used_mb=self._max_memory_mb(),
+                    init_ms=init,
+                )
+            )
+        inv.log_tail = bytes(self._tail[-LOG_TAIL:])
+        self._delivered_at = 0.0
+        inv.finish(error)
+        # The environment stays busy until its runtime asks for the next event.
+
+    def _timed_out(self, inv: Invocation) -> None:
+        if inv.done:
+            return
+        seconds = self.config.timeout
+        message = f"RequestId: {inv.request_id} Error: Task timed out after {seconds:.2f} seconds"
+        self.state = "dead"
+        self.kill()
+        self._complete(inv, FunctionError.make("Sandbox.Timeout", message))
+
+    def _init_timed_out(self) -> None:
+        if self._init_ms is None:
+            self.printer.error(f"init did not finish within {INIT_TIMEOUT:.0f} s; stopping the runtime")
+            self.kill()
+
+    async def _wait_exit(self) -> None:
+        assert self.proc is not None
+        code = await self.proc.wait()
+        self._exited(f"Runtime exited with error: exit status {code}" if code else "Runtime exited")
+
+    def _exited(self, reason: str) -> None:
+        self._read_logs()
+        was = self.state
+        self.state = "dead"
+        self.api.close()
+        self._close_logs()
+        inv = self.current
+        if inv is not None and not inv.done:
+            error = self._init_error or FunctionError.make(
+                "Runtime.ExitError", f"RequestId: {inv.request_id} Error: {reason}"
+            )
+            self._complete(inv, error)
+        elif was not in ("dead",) and not self.pool.closing:
+            self.printer.warning(f"environment {self.index}: {reason}")
+        self.pool._gone(self)
+
+    def _read_logs(self) -> None:
+        if self._log_fd < 0:
+            return
+        while True:
+            try:
+                data = os.read(self._log_fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                if self._partial:
+                    self._log_line(self._partial)
+                    self._partial = b""
+                self._close_logs()
+                return
+            lines = (self._partial + data).split(b"\n")
+            self._partial = lines.pop()
+            for line in lines:
+                self._log_line(line)
+
+    def _close_logs(self) -> None:
+        if self._log_fd >= 0:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._log_fd)
+            os.close(self._log_fd)
+            self._log_fd = -1
+
+    def _log_line(self, line: bytes) -> None:
+        self._tail_add(line + b"\n")
+        self.printer.function(line.decode("utf-8", "replace"))
+
+    def _platform(self, line: str) -> None:
+        self._tail_add(line.encode() + b"\n")
+        self.printer.platform(line)
+
+    def _tail_add(self, data: bytes) -> None:
+        self._tail += data
+        if len(self._tail) > 4 * LOG_TAIL:
+            del self._tail[: -LOG_TAIL]
+
+    def _max_memory_mb(self) -> int:
+        if self.proc is None:
+            return 0
+        try:
+            with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) // 1024
+        except OSError:
+            pass
+        return 0
+
+
+class Pool:
+    """Up to ``concurrency`` environments; one invocation each at a time."""
+
+    def __init__(self, config: FunctionConfig, printer: LogPrinter) -> None:
+        self.config = config
+        self.printer = printer
+        self.environments: list[Environment] = []
+        self.closing = False
+        self._idle_envs: deque[Environment] = deque()
+        self._count = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def invoke(self, inv: Invocation) -> None:
+        """Start ``inv`` on a warm environment, or a cold one; else raise."""
+        while self._idle_envs:
+            env = self._idle_envs.pop()  # most recently used first, as Lambda reuses
+            if env.state == "idle" and not env.stale:
+                env.assign(inv)
+                return
+        if len(self.environments) >= self.config.concurrency:
+            raise TooManyRequests
+        self._count += 1
+        env = Environment(self, self._count)
+        self.environments.append(env)
+        env.current = inv
+        env.state = "busy"
+        env.api.deliver(inv)
+        self.printer.platform(f"INIT_START environment {env.index} (cold start)")
+        asyncio.ensure_future(env.start())
+
+    async def invoke_queued(self, inv: Invocation) -> None:
+        """Like ``invoke``, but wait for a free environment (asynchronous invokes)."""
+        while not self.closing:
+            try:
+                self.invoke(inv)
+                return
+            except TooManyRequests:
+                fut = asyncio.get_running_loop().create_future()
+                self._waiters.append(fut)
+                await fut
+
+    def reload(self) -> None:
+        """Code changed: idle environments stop now, busy ones after their invocation."""
+        for env in list(self.environments):
+            env.stale = True
+            if env.state == "idle":
+                env.state = "dead"
+                env.kill()
+
+    async def close(self) -> None:
+        """Stop every environment."""
+        self.closing = True
+        for env in list(self.environments):
+            env.kill()
+        for env in list(self.environments):
+            if env.proc is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(env.proc.wait(), 2)
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _idle(self, env: Environment) -> None:
+        self._idle_envs.append(env)
+        self._wake()
+
+    def _gone(self, env: Environment) -> None:
+        if env in self.environments:
+            self.environments.remove(env)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return

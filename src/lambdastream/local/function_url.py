@@ -1,0 +1,206 @@
+"""The Function URL frontend: HTTP request -> invocation -> HTTP response.
+
+A streamed response goes to the client as it arrives: the prelude (when the
+runtime sends ``application/vnd.awslambda.http-integration-response``)
+becomes status, headers and Set-Cookie; each batch of body bytes read from
+the runtime is one write to the client. A buffered response is mapped from
+the Function URL response format. Errors look the way Function URLs show
+them: 502 ``Internal Server Error`` when the function fails before its
+response began; after that, the chunked body ends and the error travels in
+trailers (``Lambda-Runtime-Function-Error-Type``/``-Body``).
+
+Example::
+
+    url = FunctionUrl(pool, printer)
+    server = await serve(url, "127.0.0.1", 9000, max_body=MAX_REQUEST, on_too_large=url.too_large)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable
+
+from lambdastream.local.environments import Pool, TooManyRequests
+from lambdastream.local.http_server import ResponseWriter
+from lambdastream.local.invocation import FunctionError, Invocation
+from lambdastream.local.logs import LogPrinter
+from lambdastream.local.prelude import (
+    HTTP_INTEGRATION_CONTENT_TYPE,
+    Prelude,
+    PreludeDecoder,
+    PreludeError,
+)
+from lambdastream.local.url_event import HttpRequest, build_event
+from lambdastream.local.url_response import map_buffered, response_headers
+
+__all__ = ["MAX_REQUEST", "FunctionUrl"]
+
+# Function URL request payloads are limited like synchronous Invoke payloads.
+MAX_REQUEST = 6 * 1024 * 1024
+TRAILERS = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+_JSON = [("content-type", "application/json")]
+
+# Authorizer check: returns the requestContext.authorizer object, or None to refuse.
+Authorize = Callable[[HttpRequest], "dict | None"]
+# CORS: returns (handled-as-preflight response headers | None, extra headers for others).
+Cors = Callable[[HttpRequest], "tuple[list[tuple[str, str]] | None, list[tuple[str, str]]]"]
+
+
+class FunctionUrl:
+    """The Function URL app for ``http_server.serve``."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        printer: LogPrinter,
+        *,
+        region: str = "us-east-1",
+        authorize: Authorize | None = None,
+        cors: Cors | None = None,
+    ) -> None:
+        self.pool = pool
+        self.printer = printer
+        self.region = region
+        self.authorize = authorize
+        self.cors = cors
+
+    def __call__(self, request: HttpRequest, writer: ResponseWriter) -> None:
+        extra: list[tuple[str, str]] = []
+        if self.cors is not None:
+            preflight, extra = self.cors(request)
+            if preflight is not None:
+                writer.send(200, preflight, b"")
+                return
+        authorizer = None
+        if self.authorize is not None:
+            authorizer = self.authorize(request)
+            if authorizer is None:
+                writer.send(403, [*_JSON, *extra], b'{"Message":"Forbidden"}')
+                return
+        request_id = str(uuid.uuid4())
+        event = build_event(
+            request,
+            request_id=request_id,
+            source_ip=writer.peer,
+            region=self.region,
+            authorizer=authorizer,
+        )
+        inv = Invocation(json.dumps(event).encode(), request_id=request_id)
+        sink = _UrlSink(writer, self.printer, extra)
+        inv.attach(sink)
+        writer.on_pause = inv.pause_producer
+        writer.on_resume = inv.resume_producer
+        writer.on_close = inv.detach
+        try:
+            self.pool.invoke(inv)
+        except TooManyRequests:
+            inv.detach()
+            writer.send(429, [*_JSON, *extra], b'{"Message":"Rate Exceeded."}')
+
+    def too_large(self, request: HttpRequest, writer: ResponseWriter) -> None:
+        """Answer a request whose body is over the payload limit."""
+        body = json.dumps(
+            {"Message": f"Request must be smaller than {MAX_REQUEST} bytes for the InvokeFunction operation"}
+        ).encode()
+        writer.send(413, _JSON, body)
+
+
+class _UrlSink:
+    """Turns one invocation's response into the HTTP response."""
+
+    def __init__(self, writer: ResponseWriter, printer: LogPrinter, extra: list[tuple[str, str]]) -> None:
+        self.writer = writer
+        self.printer = printer
+        self.extra = extra
+        self.decoder: PreludeDecoder | None = None
+        self.buffered: list[bytes] = []
+        self.failed = False
+
+    def on_start(self, inv: Invocation) -> None:
+        if not inv.streaming:
+            return
+        if (inv.content_type or "").split(";")[0].strip() == HTTP_INTEGRATION_CONTENT_TYPE:
+            self.decoder = PreludeDecoder()
+        else:
+            self._start_stream(inv, Prelude(headers=[("content-type", inv.content_type or "application/octet-stream")]))
+
+    def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
+        if self.failed:
+            return
+        if not inv.streaming:
+            self.buffered.extend(bytes(p) for p in pieces)
+            return
+        decoder = self.decoder
+        if decoder is not None and decoder.prelude is None:
+            body: list[bytes | memoryview] = []
+            try:
+                for piece in pieces:
+                    body.extend(decoder.feed(piece))
+            except PreludeError as exc:
+                self._bad_response(inv, f"invalid HTTP integration prelude: {exc}")
+                return
+            if decoder.prelude is None:
+                return
+            self._start_stream(inv, decoder.prelude)
+            self.writer.write(body)  # type: ignore[arg-type]
+            return
+        self.writer.write(pieces)
+
+    def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
+        if self.failed:
+            return
+        writer = self.writer
+        if writer.started:
+            if error is None:
+                writer.end()
+            else:
+                writer.end(
+                    [
+                        ("Lambda-Runtime-Function-Error-Type", error.error_type),
+                        ("Lambda-Runtime-Function-Error-Body", base64.b64encode(error.body).decode()),
+                    ]
+                )
+            return
+        if error is not None:
+            self._internal_error()
+            return
+        if inv.streaming:
+            assert self.decoder is not None  # a non-prelude stream started at on_start
+            try:
+                prelude = self.decoder.finish()
+            except PreludeError as exc:
+                self._bad_response(inv, f"invalid HTTP integration prelude: {exc}")
+                return
+            self._start_stream(inv, prelude)
+            writer.end()
+            return
+        try:
+            response = map_buffered(b"".join(self.buffered))
+        except PreludeError as exc:
+            self._bad_response(inv, f"invalid Function URL response: {exc}")
+            return
+        headers = [*response.headers, ("x-amzn-RequestId", inv.request_id), *self.extra]
+        writer.send(response.status, headers, response.body)
+
+    def _start_stream(self, inv: Invocation, prelude: Prelude) -> None:
+        headers = response_headers(prelude, "application/octet-stream")
+        headers += [("x-amzn-RequestId", inv.request_id), *self.extra]
+        self.writer.start(prelude.status, headers, TRAILERS)
+
+    def _bad_response(self, inv: Invocation, why: str) -> None:
+        self.printer.error(f"{inv.request_id} {why}")
+        self.failed = True
+        if self.writer.started:
+            self.writer.end(
+                [("Lambda-Runtime-Function-Error-Type", "Runtime.InvalidResponse")]
+            )
+        else:
+            self._internal_error()
+
+    def _internal_error(self) -> None:
+        self.failed = True
+        self.writer.send(
+            502, [("content-type", "text/plain"), *self.extra], b"Internal Server Error"
+        )

@@ -1,0 +1,286 @@
+"""A small HTTP/1.1 server shell for the Function URL and Invoke API frontends.
+
+httptools parses requests; the frontend gets a whole request (bodies are
+bounded, as Lambda bounds payloads) and answers through a ``ResponseWriter``
+that can stream: chunked framing, trailers, and flow control hooks that fire
+when the client reads slower than we write. Requests on one connection are
+answered in order; reading pauses while a response is in progress.
+
+Example::
+
+    def app(request: HttpRequest, writer: ResponseWriter) -> None:
+        writer.send(200, [("content-type", "text/plain")], b"hi")
+
+    server = await serve(app, "127.0.0.1", 9000)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable
+from email.utils import formatdate
+
+import httptools
+
+from lambdastream.local.url_event import HttpRequest
+
+__all__ = ["App", "ResponseWriter", "serve"]
+
+App = Callable[[HttpRequest, "ResponseWriter"], None]
+
+_REASONS = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
+    301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+    307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 410: "Gone", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+}  # fmt: skip
+_WRITE_HIGH_WATER = 256 * 1024
+
+
+class ResponseWriter:
+    """Writes one response: whole (``send``) or streamed (``start``/``write``/``end``)."""
+
+    def __init__(self, conn: _HttpConnection, request: HttpRequest, keep_alive: bool) -> None:
+        self._conn = conn
+        self.peer = conn.peer
+        self._head_only = request.method == "HEAD"
+        self._keep_alive = keep_alive
+        self._http10 = request.http_version == "1.0"
+        self._chunked = False
+        self.started = False
+        self.finished = False
+        self.on_pause: Callable[[], None] = _nothing
+        self.on_resume: Callable[[], None] = _nothing
+        self.on_close: Callable[[], None] = _nothing
+
+    @property
+    def closed(self) -> bool:
+        """The client went away; further writes are dropped."""
+        return self._conn.closed
+
+    def _head(self, status: int, headers: Iterable[tuple[str, str]], framing: str) -> bytes:
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        lines.append(f"Date: {formatdate(usegmt=True)}")
+        if framing:
+            lines.append(framing)
+        if not self._keep_alive:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Send a complete response."""
+        self.started = True
+        head = self._head(status, headers, f"Content-Length: {len(body)}")
+        self._conn.write(head if self._head_only else head + body)
+        self._finish()
+
+    def start(self, status: int, headers: list[tuple[str, str]], trailers: str = "") -> None:
+        """Send the head of a streamed response (chunked, or close-delimited for HTTP/1.0)."""
+        self.started = True
+        if self._http10:
+            self._keep_alive = False
+            framing = ""
+        else:
+            self._chunked = True
+            framing = "Transfer-Encoding: chunked" + (f"\r\nTrailer: {trailers}" if trailers else "")
+        self._conn.write(self._head(status, headers, framing))
+
+    def write(self, pieces: list[memoryview] | list[bytes]) -> None:
+        """Send body pieces in one write; each piece becomes one chunk."""
+        if self._head_only or self.finished:
+            return
+        if not self._chunked:
+            self._conn.writelines(pieces)
+            return
+        out: list[bytes | memoryview] = []
+        for piece in pieces:
+            if len(piece):
+                out.append(b"%x\r\n" % len(piece))
+                out.append(piece)
+                out.append(b"\r\n")
+        if out:
+            self._conn.writelines(out)
+
+    def end(self, trailers: list[tuple[str, str]] | None = None) -> None:
+        """End a streamed response, with trailers if given."""
+        if self.finished:
+            return
+        if self._chunked and not self._head_only:
+            tail = "".join(f"{k}: {v}\r\n" for k, v in trailers or ())
+            self._conn.write(b"0\r\n" + tail.encode("latin-1") + b"\r\n")
+        if not self._chunked:
+            self._keep_alive = False
+        self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        self._conn.response_done(self._keep_alive)
+
+
+def _nothing() -> None:
+    pass
+
+
+class _Parsed:
+    """httptools callbacks collecting complete requests."""
+
+    def __init__(self, conn: _HttpConnection) -> None:
+        self.conn = conn
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+        self.body = bytearray()
+        self.too_large = False
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+        self.body = bytearray()
+        self.too_large = False
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        for name, value in self.headers:
+            if name.lower() == "expect" and value.lower() == "100-continue":
+                self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self.too_large:
+            return
+        self.body += body
+        if len(self.body) > self.conn.max_body:
+            self.too_large = True
+            self.body = bytearray()
+
+    def on_message_complete(self) -> None:
+        parser = self.conn.parser
+        request = HttpRequest(
+            method=parser.get_method().decode("latin-1"),
+            target=self.url.decode("latin-1"),
+            headers=self.headers,
+            body=bytes(self.body),
+            http_version=parser.get_http_version(),
+        )
+        self.conn.queue.append((request, parser.should_keep_alive(), self.too_large))
+
+
+class _HttpConnection(asyncio.Protocol):
+    def __init__(self, app: App, max_body: int, on_too_large: App) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.on_too_large = on_too_large
+        self.queue: deque[tuple[HttpRequest, bool, bool]] = deque()
+        self.parser = httptools.HttpRequestParser(_Parsed(self))
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.peer = "127.0.0.1"
+        self._writer: ResponseWriter | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)  # type: ignore[attr-defined]
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer = peer[0]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        writer, self._writer = self._writer, None
+        if writer is not None and not writer.finished:
+            writer.on_close()
+
+    def pause_writing(self) -> None:
+        if self._writer is not None:
+            self._writer.on_pause()
+
+    def resume_writing(self) -> None:
+        if self._writer is not None:
+            self._writer.on_resume()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._reject(400, b"Upgrade is not supported")
+            return
+        except httptools.HttpParserError:
+            self._reject(400, b"Bad Request")
+            return
+        if len(self.queue) > 1 and self.transport is not None:
+            self.transport.pause_reading()  # a pipelining client waits its turn
+        self._next()
+
+    def _reject(self, status: int, body: bytes) -> None:
+        if self._writer is None and self.transport is not None:
+            reason = _REASONS.get(status, "Error")
+            self.transport.write(
+                f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + body
+            )
+        self.close()
+
+    def _next(self) -> None:
+        if self._writer is not None or not self.queue or self.closed:
+            return
+        request, keep_alive, too_large = self.queue.popleft()
+        self._writer = writer = ResponseWriter(self, request, keep_alive and not too_large)
+        try:
+            if too_large:
+                self.on_too_large(request, writer)
+            else:
+                self.app(request, writer)
+        except Exception as exc:  # a bug of ours must not kill the server
+            import traceback
+
+            traceback.print_exception(exc)
+            if not writer.started:
+                writer.send(500, [("content-type", "text/plain")], b"Internal Server Error")
+            else:
+                self.close()
+
+    def response_done(self, keep_alive: bool) -> None:
+        self._writer = None
+        if not keep_alive:
+            self.close()
+            return
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+        asyncio.get_running_loop().call_soon(self._next)
+
+    def write(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def writelines(self, pieces: list) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.writelines(pieces)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+        self.closed = True
+
+
+async def serve(
+    app: App,
+    host: str,
+    port: int,
+    *,
+    max_body: int,
+    on_too_large: App,
+) -> asyncio.base_events.Server:
+    """Serve ``app`` on ``host:port``; a body over ``max_body`` goes to ``on_too_large``."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: _HttpConnection(app, max_body, on_too_large), host, port, reuse_address=True
+    )

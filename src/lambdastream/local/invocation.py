@@ -1,0 +1,179 @@
+"""One invocation: the streaming core every frontend consumes.
+
+The Runtime API side (``runtime_api.py``) produces into an ``Invocation``:
+``start`` when the response begins, ``push`` for each batch of body bytes as
+it arrives, ``finish`` with an optional error at the end (error trailers, an
+``/error`` post, a timeout or a crash). A frontend (Function URL, Invoke API,
+a benchmark or an ASGI adapter) attaches one ``Sink`` and receives the same
+calls; it applies backpressure with ``pause_producer``/``resume_producer``,
+which stop and restart reading from the runtime's socket, so a slow client
+makes the runtime's socket back up instead of making us buffer.
+
+Example::
+
+    >>> class Print:
+    ...     def on_start(self, inv): print("start", inv.content_type)
+    ...     def on_body(self, inv, pieces): print([bytes(p) for p in pieces])
+    ...     def on_end(self, inv, error): print("end", error)
+    >>> inv = Invocation(b"{}")
+    >>> inv.attach(Print())
+    >>> inv.start("text/plain", streaming=True)
+    start text/plain
+    >>> inv.push([b"hi"])
+    [b'hi']
+    >>> inv.finish(None)
+    end None
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["FunctionError", "Invocation", "Producer", "Sink"]
+
+
+@dataclass(frozen=True)
+class FunctionError:
+    """An invocation error: its Lambda error type and its error JSON bytes."""
+
+    error_type: str
+    body: bytes
+
+    @classmethod
+    def make(cls, error_type: str, message: str) -> FunctionError:
+        """Build one of our own errors (timeouts, crashes, limits).
+
+        >>> FunctionError.make("Sandbox.Timeout", "late").body
+        b'{"errorType": "Sandbox.Timeout", "errorMessage": "late"}'
+        """
+        body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+        return cls(error_type, body)
+
+    @property
+    def message(self) -> str:
+        """The error's ``errorMessage``, or its raw body if that is not JSON."""
+        try:
+            obj = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return self.body.decode("utf-8", "replace")
+        if isinstance(obj, dict) and isinstance(obj.get("errorMessage"), str):
+            return obj["errorMessage"]
+        return self.body.decode("utf-8", "replace")
+
+
+class Sink(Protocol):
+    """What a frontend implements to receive an invocation's response."""
+
+    def on_start(self, inv: Invocation) -> None:
+        """The response began: ``inv.content_type`` and ``inv.streaming`` are set."""
+
+    def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
+        """Body bytes, in order, as they arrived from the runtime."""
+
+    def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
+        """The response is complete; ``error`` says how it failed, if it did."""
+
+
+class Producer(Protocol):
+    """The runtime-side connection feeding an invocation."""
+
+    def pause_producing(self) -> None: ...
+    def resume_producing(self) -> None: ...
+
+
+class _NullSink:
+    def on_start(self, inv: Invocation) -> None:
+        pass
+
+    def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
+        pass
+
+    def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
+        pass
+
+
+class Invocation:
+    """One request to the function and its (possibly streamed) response."""
+
+    def __init__(
+        self,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        client_context: str | None = None,
+        cognito_identity: str | None = None,
+    ) -> None:
+        self.request_id = request_id or str(uuid.uuid4())
+        # Echoed by runtimes so a late answer from a timed-out run is refused.
+        self.invocation_id = str(uuid.uuid4())
+        self.trace_id = (
+            f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};"
+            "Sampled=0;Lineage=1:00000000:0"
+        )
+        self.payload = payload
+        self.client_context = client_context
+        self.cognito_identity = cognito_identity
+        self.content_type: str | None = None
+        self.streaming = False
+        self.started = False
+        self.done = False
+        self.error: FunctionError | None = None
+        self.bytes_sent = 0
+        self.log_tail: bytes = b""
+        self._sink: Sink = _NullSink()
+        self._producer: Producer | None = None
+        self._paused = False
+
+    # consumer side
+    def attach(self, sink: Sink) -> None:
+        """Receive this invocation's response through ``sink`` (one per invocation)."""
+        self._sink = sink
+
+    def detach(self) -> None:
+        """Stop delivering (the client went away); the function still runs to its end."""
+        self._sink = _NullSink()
+        self.resume_producer()
+
+    def pause_producer(self) -> None:
+        """Stop reading from the runtime until ``resume_producer``."""
+        if not self._paused:
+            self._paused = True
+            if self._producer is not None:
+                self._producer.pause_producing()
+
+    def resume_producer(self) -> None:
+        """Read from the runtime again."""
+        if self._paused:
+            self._paused = False
+            if self._producer is not None:
+                self._producer.resume_producing()
+
+    # producer side
+    def start(self, content_type: str | None, *, streaming: bool, producer: Producer | None = None) -> None:
+        """The runtime began its response."""
+        self.content_type = content_type
+        self.streaming = streaming
+        self.started = True
+        self._producer = producer
+        if self._paused and producer is not None:
+            producer.pause_producing()
+        self._sink.on_start(self)
+
+    def push(self, pieces: list[memoryview] | list[bytes]) -> None:
+        """Body bytes from the runtime, in arrival order."""
+        for piece in pieces:
+            self.bytes_sent += len(piece)
+        self._sink.on_body(self, pieces)
+
+    def finish(self, error: FunctionError | None) -> None:
+        """The response ended (``error`` set if it failed); later calls are ignored."""
+        if self.done:
+            return
+        self.done = True
+        self.error = error
+        self._producer = None
+        self._sink.on_end(self, error)

@@ -1,0 +1,150 @@
+"""Decoder for the HTTP-integration prelude of a streamed response (sans-I/O).
+
+With ``Content-Type: application/vnd.awslambda.http-integration-response``
+a streamed body starts with a JSON object (status, headers, cookies), then 8
+NUL bytes, then the real body. Runtimes split or merge these pieces freely,
+so the decoder searches the delimiter across whatever pieces arrive.
+
+Example::
+
+    >>> d = PreludeDecoder()
+    >>> d.feed(b'{"statusCode": 201}\\0\\0\\0')
+    []
+    >>> [bytes(b) for b in d.feed(b"\\0\\0\\0\\0\\0hello")]
+    [b'hello']
+    >>> d.prelude.status, d.prelude.headers
+    (201, [])
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+__all__ = [
+    "DELIMITER",
+    "HTTP_INTEGRATION_CONTENT_TYPE",
+    "MAX_PRELUDE",
+    "Prelude",
+    "PreludeDecoder",
+    "PreludeError",
+    "parse_prelude",
+]
+
+HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
+DELIMITER = b"\0" * 8
+# API Gateway wants the prelude within 16 KiB; we allow more, but not unbounded.
+MAX_PRELUDE = 1024 * 1024
+
+
+class PreludeError(ValueError):
+    """The prelude is missing its delimiter, too large or not a valid object."""
+
+
+@dataclass
+class Prelude:
+    """Status, headers (name, value) in order, and cookies of a response."""
+
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    cookies: list[str] = field(default_factory=list)
+
+
+def parse_prelude(raw: bytes) -> Prelude:
+    """Validate the prelude JSON.
+
+    >>> parse_prelude(b'{"statusCode": 404, "headers": {"a": "1"}, "cookies": ["c=1"]}')
+    Prelude(status=404, headers=[('a', '1')], cookies=['c=1'])
+    """
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PreludeError(f"prelude is not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise PreludeError("prelude is not a JSON object")
+    return Prelude(
+        status=_status(obj.get("statusCode", 200)),
+        headers=_headers(obj.get("headers")),
+        cookies=_cookies(obj.get("cookies")),
+    )
+
+
+def _status(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise PreludeError(f"statusCode must be an integer from 100 to 599, not {value!r}")
+    return value
+
+
+def _headers(value: object) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise PreludeError("headers must be an object")
+    out = []
+    for name, v in value.items():
+        if isinstance(v, list):  # multiValueHeaders style, tolerated
+            out.extend((name, _header_value(name, item)) for item in v)
+        else:
+            out.append((name, _header_value(name, v)))
+    return out
+
+
+def _header_value(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    if not isinstance(value, (str, int, float)):
+        raise PreludeError(f"header {name!r} must be a string")
+    text = str(value)
+    if "\r" in text or "\n" in text or "\r" in name or "\n" in name or ":" in name:
+        raise PreludeError(f"header {name!r} contains a line break or colon")
+    return text
+
+
+def _cookies(value: object) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise PreludeError("cookies must be a list of strings")
+    if any("\r" in c or "\n" in c for c in value):
+        raise PreludeError("a cookie contains a line break")
+    return value
+
+
+class PreludeDecoder:
+    """Collect the prelude from streamed pieces; pass the body through.
+
+    ``feed`` returns body pieces (empty until the delimiter has been seen);
+    ``prelude`` is set once it is complete. ``finish`` is called at the end
+    of the stream: a stream that ended with no byte at all gets the default
+    prelude, as Node's client sends nothing when the handler never writes.
+    """
+
+    __slots__ = ("_buf", "prelude")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.prelude: Prelude | None = None
+
+    def feed(self, piece: bytes | memoryview) -> list[bytes | memoryview]:
+        """Consume one piece of the streamed body; return the body bytes in it."""
+        if self.prelude is not None:
+            return [piece] if len(piece) else []
+        start = max(0, len(self._buf) - len(DELIMITER) + 1)
+        self._buf += piece
+        idx = self._buf.find(DELIMITER, start)
+        if idx < 0:
+            if len(self._buf) > MAX_PRELUDE:
+                raise PreludeError(f"no prelude delimiter within {MAX_PRELUDE} bytes")
+            return []
+        self.prelude = parse_prelude(bytes(self._buf[:idx]))
+        rest = bytes(self._buf[idx + len(DELIMITER) :])
+        self._buf = bytearray()
+        return [rest] if rest else []
+
+    def finish(self) -> Prelude:
+        """End of stream: return the prelude, or raise if it never completed."""
+        if self.prelude is None:
+            if self._buf:
+                raise PreludeError("stream ended before the prelude delimiter")
+            self.prelude = Prelude()
+        return self.prelude

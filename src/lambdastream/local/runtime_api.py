@@ -1,0 +1,515 @@
+"""The Runtime API (2018-06-01) as Lambda serves it to one environment.
+
+One ``RuntimeApi`` listens on its own loopback port per environment, so a
+runtime's ``GET /next`` needs no routing: it can only mean this environment.
+Request heads are parsed by httptools; bodies are read here, so that a
+streamed response goes from the socket through ``ChunkedDecoder`` straight
+into the ``Invocation`` (no copy, no queue), and so that reading can pause
+when the client downstream is slow.
+
+Example (what a runtime does)::
+
+    GET  /2018-06-01/runtime/invocation/next            -> 200, event, headers
+    POST /2018-06-01/runtime/invocation/{id}/response   -> 202 (buffered or streamed)
+    POST /2018-06-01/runtime/invocation/{id}/error      -> 202
+    POST /2018-06-01/runtime/init/error                 -> 202
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Protocol
+
+import httptools
+
+from lambdastream.local.chunked import ChunkedDecoder, ChunkedError
+from lambdastream.local.invocation import FunctionError, Invocation
+
+__all__ = [
+    "MAX_BUFFERED_RESPONSE",
+    "MAX_STREAMED_RESPONSE",
+    "RuntimeApi",
+    "RuntimeApiListener",
+]
+
+# Lambda: 6 MiB for a buffered response (plus ~100 bytes of slack), 200 MB for
+# a stream.
+MAX_BUFFERED_RESPONSE = 6 * 1024 * 1024 + 100
+MAX_STREAMED_RESPONSE = 200 * 1000 * 1000
+_MAX_HEAD = 64 * 1024
+_MAX_ERROR_BODY = 1024 * 1024
+
+_PREFIX = "/2018-06-01/runtime/"
+_ERROR_TYPE = "lambda-runtime-function-error-type"
+_ERROR_BODY = "lambda-runtime-function-error-body"
+
+
+class RuntimeApiListener(Protocol):
+    """What the environment learns from its runtime."""
+
+    def on_ready(self) -> None:
+        """The runtime asked for work (``/next``) and none was waiting."""
+
+    def on_delivered(self, inv: Invocation) -> None:
+        """``inv`` was handed to the runtime."""
+
+    def on_result(self, inv: Invocation, error: FunctionError | None) -> None:
+        """The runtime finished ``inv`` (``error`` set when it failed)."""
+
+    def on_init_error(self, error: FunctionError) -> None:
+        """The runtime could not initialize."""
+
+    def on_truncated(self, inv: Invocation) -> None:
+        """The runtime's connection closed in the middle of ``inv``'s response."""
+
+
+def _response(status: str, body: bytes, extra: str = "") -> bytes:
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nDate: {formatdate(usegmt=True)}"
+        f"\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def _error_response(status: str, error_type: str, message: str) -> bytes:
+    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+    return _response(status, body)
+
+
+_ACCEPTED = _response("202 Accepted", b'{"status":"OK"}\n')
+
+
+class RuntimeApi:
+    """The Runtime API of one environment.
+
+    >>> api = RuntimeApi(listener, function_arn="arn:...", timeout=3.0)  # doctest: +SKIP
+    >>> address = await api.start()          # "127.0.0.1:41234" for AWS_LAMBDA_RUNTIME_API
+    >>> api.deliver(Invocation(b"{}"))       # answers the runtime's /next
+    """
+
+    def __init__(
+        self,
+        listener: RuntimeApiListener,
+        *,
+        function_arn: str,
+        timeout: float,
+        max_stream: int = MAX_STREAMED_RESPONSE,
+    ) -> None:
+        self.listener = listener
+        self.function_arn = function_arn
+        self.timeout = timeout
+        self.max_stream = max_stream
+        self.current: Invocation | None = None
+        self._pending: Invocation | None = None
+        self._waiting: _Connection | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[_Connection] = set()
+
+    async def start(self, host: str = "127.0.0.1") -> str:
+        """Listen on a free port; return ``host:port``."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), host, 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"{host}:{port}"
+
+    def close(self) -> None:
+        """Stop listening and drop every connection."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            conn.transport.abort()
+
+    def deliver(self, inv: Invocation) -> None:
+        """Give ``inv`` to the runtime now, or on its next ``/next``."""
+        self._pending = inv
+        if self._waiting is not None:
+            conn, self._waiting = self._waiting, None
+            self._answer_next(conn)
+
+    def _next_requested(self, conn: _Connection) -> None:
+        if self._pending is not None:
+            self._answer_next(conn)
+        else:
+            self._waiting = conn
+            self.listener.on_ready()
+
+    def _answer_next(self, conn: _Connection) -> None:
+        inv, self._pending = self._pending, None
+        assert inv is not None
+        self.current = inv
+        deadline_ms = int((time.time() + self.timeout) * 1000)
+        headers = [
+            ("Lambda-Runtime-Aws-Request-Id", inv.request_id),
+            ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
+            ("Lambda-Runtime-Invoked-Function-Arn", self.function_arn),
+            ("Lambda-Runtime-Trace-Id", inv.trace_id),
+            ("Lambda-Runtime-Invocation-Id", inv.invocation_id),
+        ]
+        if inv.client_context:
+            headers.append(("Lambda-Runtime-Client-Context", inv.client_context))
+        if inv.cognito_identity:
+            headers.append(("Lambda-Runtime-Cognito-Identity", inv.cognito_identity))
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        # START must be logged before the runtime can print anything for it.
+        self.listener.on_delivered(inv)
+        conn.transport.write(_response("200 OK", inv.payload, extra))
+
+
+class _Head:
+    """httptools callbacks for one request head."""
+
+    __slots__ = ("headers", "url")
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.headers: dict[str, str] = {}
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        # Repeated headers (two "Trailer:" lines) fold into one list, as HTTP allows.
+        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+
+
+_HEAD, _BODY, _CLOSED = range(3)
+
+
+class _Connection(asyncio.Protocol):
+    """One connection from the runtime; requests are served strictly in order."""
+
+    def __init__(self, api: RuntimeApi) -> None:
+        self.api = api
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self._state = _HEAD
+        self._buf = bytearray()
+        self._chunked: ChunkedDecoder | None = None
+        self._remaining = 0
+        self._on_data: Callable[[list[memoryview] | list[bytes]], None] = _ignore
+        self._on_end: Callable[[list[tuple[str, str]]], None] = _ignore
+        self._inv: Invocation | None = None  # the invocation whose body is being read
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.api._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._state = _CLOSED
+        self.api._connections.discard(self)
+        if self.api._waiting is self:
+            self.api._waiting = None
+        if self._inv is not None and not self._inv.done:
+            self.api.listener.on_truncated(self._inv)
+
+    def data_received(self, data: bytes) -> None:
+        while data and self._state != _CLOSED:
+            if self._state == _BODY:
+                data = self._body_received(data)
+            else:
+                data = self._head_received(data)
+
+    # Producer, for Invocation backpressure
+    def pause_producing(self) -> None:
+        if self._state != _CLOSED:
+            self.transport.pause_reading()
+
+    def resume_producing(self) -> None:
+        if self._state != _CLOSED:
+            self.transport.resume_reading()
+
+    # request parsing
+    def _head_received(self, data: bytes) -> bytes:
+        start = max(0, len(self._buf) - 3)
+        self._buf += data
+        end = self._buf.find(b"\r\n\r\n", start)
+        if end < 0:
+            if len(self._buf) > _MAX_HEAD:
+                self._fail("431 Request Header Fields Too Large", "InvalidRequest", "head too large")
+            return b""
+        head_bytes = bytes(self._buf[: end + 4])
+        rest = bytes(self._buf[end + 4 :])
+        self._buf = bytearray()
+        head = _Head()
+        parser = httptools.HttpRequestParser(head)
+        try:
+            parser.feed_data(head_bytes)
+        except httptools.HttpParserError as exc:
+            self._fail("400 Bad Request", "InvalidRequest", f"malformed request: {exc}")
+            return b""
+        method = parser.get_method().decode()
+        self._route(method, head.url.decode("latin-1"), head.headers)
+        if self._state == _CLOSED:
+            return b""
+        te = head.headers.get("transfer-encoding", "").lower()
+        if "chunked" in te:
+            self._chunked = ChunkedDecoder()
+            self._state = _BODY
+        else:
+            try:
+                self._remaining = int(head.headers.get("content-length", "0"))
+            except ValueError:
+                self._fail("400 Bad Request", "InvalidRequest", "bad Content-Length")
+                return b""
+            self._chunked = None
+            self._state = _BODY
+            if self._remaining == 0:
+                self._end_body([])
+        return rest
+
+    def _body_received(self, data: bytes) -> bytes:
+        if self._chunked is not None:
+            try:
+                pieces = self._chunked.feed(data)
+            except ChunkedError as exc:
+                self._truncate_invocation()
+                self._fail("400 Bad Request", "InvalidChunkedBody", str(exc))
+                return b""
+            if pieces:
+                self._on_data(pieces)
+            if self._chunked.done:
+                self._end_body(self._chunked.trailers)
+                return self._chunked.tail if self._state != _CLOSED else b""
+            return b""
+        take = min(self._remaining, len(data))
+        if take:
+            self._on_data([memoryview(data)[:take]])
+        self._remaining -= take
+        if self._remaining == 0:
+            self._end_body([])
+        return data[take:]
+
+    def _end_body(self, trailers: list[tuple[str, str]]) -> None:
+        self._state = _HEAD
+        on_end, self._on_end, self._on_data = self._on_end, _ignore, _ignore
+        on_end(trailers)
+
+    def _fail(self, status: str, error_type: str, message: str) -> None:
+        self.transport.write(_error_response(status, error_type, message))
+        self.transport.close()
+        self._state = _CLOSED
+
+    def _truncate_invocation(self) -> None:
+        inv, self._inv = self._inv, None
+        if inv is not None and not inv.done:
+            self.api.listener.on_result(
+                inv,
+                FunctionError.make("Runtime.TruncatedResponse", "the runtime sent a malformed body"),
+            )
+
+    # routing
+    def _route(self, method: str, path: str, headers: dict[str, str]) -> None:
+        path = path.split("?", 1)[0]
+        if not path.startswith(_PREFIX):
+            return self._reply_after_body(_error_response("404 Not Found", "InvalidRequest", "not found"))
+        parts = path[len(_PREFIX) :].split("/")
+        if parts == ["invocation", "next"] and method == "GET":
+            self._on_end = lambda _t: self.api._next_requested(self)
+            return None
+        if len(parts) == 3 and parts[0] == "invocation" and method == "POST":
+            if parts[2] == "response":
+                return self._start_response(parts[1], headers)
+            if parts[2] == "error":
+                return self._start_error(parts[1], headers)
+        if parts == ["init", "error"] and method == "POST":
+            return self._collect(headers, _MAX_ERROR_BODY, self._init_error_done)
+        return self._reply_after_body(
+            _error_response("404 Not Found", "InvalidRequest", f"no route {method} {path}")
+        )
+
+    def _reply_after_body(self, response: bytes) -> None:
+        self._on_end = lambda _t: self.transport.write(response)
+
+    def _invocation_for(self, request_id: str, headers: dict[str, str]) -> Invocation | None:
+        inv = self.api.current
+        if inv is None or inv.request_id != request_id:
+            self._reply_after_body(
+                _error_response("400 Bad Request", "InvalidRequestID", "Invalid request ID")
+            )
+            return None
+        echoed = headers.get("lambda-runtime-invocation-id")
+        if echoed is not None and echoed != inv.invocation_id:
+            self._reply_after_body(
+                _error_response("410 Gone", "InvalidRequestID", "stale invocation")
+            )
+            return None
+        if inv.started or inv.done:
+            self._reply_after_body(
+                _error_response(
+                    "403 Forbidden", "InvalidStateTransition", "the invocation already has a result"
+                )
+            )
+            return None
+        return inv
+
+    def _start_response(self, request_id: str, headers: dict[str, str]) -> None:
+        inv = self._invocation_for(request_id, headers)
+        if inv is None:
+            return
+        mode = headers.get("lambda-runtime-function-response-mode")
+        content_type = headers.get("content-type")
+        if mode is None:
+            self._collect(
+                headers,
+                MAX_BUFFERED_RESPONSE,
+                lambda body: self._buffered_done(inv, content_type, body),
+                on_too_large=lambda: self._buffered_too_large(inv),
+            )
+            return
+        if mode.lower() != "streaming":
+            self._reply_after_body(
+                _error_response(
+                    "400 Bad Request",
+                    "Runtime.InvalidResponseModeHeader",
+                    f"invalid Lambda-Runtime-Function-Response-Mode: {mode!r}",
+                )
+            )
+            return
+        self._inv = inv
+        inv.start(content_type, streaming=True, producer=self)
+        self._on_data = self._stream_data
+        self._on_end = self._stream_end
+
+    def _stream_data(self, pieces: list[memoryview] | list[bytes]) -> None:
+        inv = self._inv
+        if inv is None or inv.done:
+            return  # cut off (size limit, timeout): read and drop the rest
+        size = sum(len(p) for p in pieces)
+        if inv.bytes_sent + size > self.api.max_stream:
+            self.api.listener.on_result(
+                inv,
+                FunctionError.make(
+                    "Function.ResponseSizeTooLarge",
+                    f"Response stream exceeded maximum allowed size ({self.api.max_stream} bytes).",
+                ),
+            )
+            return
+        inv.push(pieces)
+
+    def _stream_end(self, trailers: list[tuple[str, str]]) -> None:
+        inv, self._inv = self._inv, None
+        self.transport.write(_ACCEPTED)
+        if inv is None or inv.done:
+            return
+        self.api.listener.on_result(inv, _error_from_trailers(trailers))
+
+    def _buffered_done(self, inv: Invocation, content_type: str | None, body: bytes) -> None:
+        self.transport.write(_ACCEPTED)
+        if inv.done:
+            return
+        inv.start(content_type, streaming=False)
+        inv.push([body])
+        self.api.listener.on_result(inv, None)
+
+    def _buffered_too_large(self, inv: Invocation) -> None:
+        self.transport.write(
+            _error_response(
+                "413 Request Entity Too Large",
+                "Function.ResponseSizeTooLarge",
+                "response too large",
+            )
+        )
+        if not inv.done:
+            self.api.listener.on_result(
+                inv,
+                FunctionError.make(
+                    "Function.ResponseSizeTooLarge",
+                    "Response payload size exceeded maximum allowed payload size "
+                    f"({MAX_BUFFERED_RESPONSE} bytes).",
+                ),
+            )
+
+    def _start_error(self, request_id: str, headers: dict[str, str]) -> None:
+        inv = self._invocation_for(request_id, headers)
+        if inv is None:
+            return
+        header_type = headers.get(_ERROR_TYPE)
+
+        def done(body: bytes) -> None:
+            self.transport.write(_ACCEPTED)
+            if not inv.done:
+                self.api.listener.on_result(inv, _error_from_post(header_type, body))
+
+        self._collect(headers, _MAX_ERROR_BODY, done)
+
+    def _init_error_done(self, body: bytes) -> None:
+        self.transport.write(_ACCEPTED)
+        self.api.listener.on_init_error(_error_from_post(None, body))
+
+    def _collect(
+        self,
+        headers: dict[str, str],
+        limit: int,
+        done: Callable[[bytes], None],
+        on_too_large: Callable[[], None] | None = None,
+    ) -> None:
+        """Read a whole body of at most ``limit`` bytes, then call ``done``."""
+        buf = bytearray()
+        over = False
+
+        def data(pieces: list[memoryview] | list[bytes]) -> None:
+            nonlocal over
+            if over:
+                return
+            for p in pieces:
+                buf.extend(p)
+            if len(buf) > limit:
+                over = True
+                buf.clear()
+
+        def end(_trailers: list[tuple[str, str]]) -> None:
+            if not over:
+                done(bytes(buf))
+            elif on_too_large is not None:
+                on_too_large()
+            else:
+                self.transport.write(
+                    _error_response("413 Request Entity Too Large", "InvalidRequest", "body too large")
+                )
+
+        self._on_data = data
+        self._on_end = end
+
+
+def _ignore(*_args: object) -> None:
+    pass
+
+
+def _error_from_trailers(trailers: list[tuple[str, str]]) -> FunctionError | None:
+    values = dict(trailers)
+    error_type = values.get(_ERROR_TYPE)
+    encoded = values.get(_ERROR_BODY)
+    if error_type is None and encoded is None:
+        return None
+    body = b""
+    if encoded:
+        try:
+            body = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            body = encoded.encode("latin-1")
+    if not body:
+        body = json.dumps({"errorType": error_type, "errorMessage": ""}).encode()
+    return FunctionError(error_type or _type_in_body(body) or "Unhandled", body)
+
+
+def _error_from_post(header_type: str | None, body: bytes) -> FunctionError:
+    error_type = header_type or _type_in_body(body) or "Unhandled"
+    if not body:
+        body = json.dumps({"errorType": error_type, "errorMessage": ""}).encode()
+    return FunctionError(error_type, body)
+
+
+def _type_in_body(body: bytes) -> str | None:
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = obj.get("errorType") if isinstance(obj, dict) else None
+    return value if isinstance(value, str) and value else None
