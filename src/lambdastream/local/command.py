@@ -50,27 +50,114 @@ def _positive(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``dev``'s flags."""
     parser.add_argument("handler", metavar="HANDLER", help="module.function, e.g. app.handler")
-    parser.add_argument("--root", type=Path, default=Path("."), help="the function's code (LAMBDA_TASK_ROOT)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=9000, help="Function URL port (default 9000; 0 = any)")
-    parser.add_argument("--api-port", type=int, default=9001, help="Invoke API port for boto3 (default 9001; 0 = any)")
-    parser.add_argument("--name", default="", help="function name (default: from the handler's module)")
-    parser.add_argument("--env", action="append", type=_env_pair, default=[], metavar="KEY=VALUE", help="set a variable in the function's environment (repeatable)")
-    parser.add_argument("--timeout", type=_timeout, default=3.0, metavar="SECONDS", help="invocation timeout (default 3, max 900)")
-    parser.add_argument("--memory", type=_memory, default=128, metavar="MB", help="memory size reported to the function (default 128)")
-    parser.add_argument("--concurrency", type=_positive, default=10, metavar="N", help="at most N environments at once (default 10)")
-    parser.add_argument("--bootstrap", default=None, metavar="COMMAND", help="runtime command to run instead of lambdastream's runtime")
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1", help="AWS_REGION of the function")
-    parser.add_argument("--auth", choices=["NONE", "AWS_IAM"], default="NONE", help="Function URL auth type (default NONE)")
-    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", help="allow this origin (repeatable; * for any)")
-    parser.add_argument("--cors-methods", default="*", metavar="LIST", help="allowed methods for CORS (default *)")
-    parser.add_argument("--cors-headers", default="", metavar="LIST", help="allowed request headers for CORS")
-    parser.add_argument("--cors-expose-headers", default="", metavar="LIST", help="response headers exposed to the page")
-    parser.add_argument("--cors-max-age", type=int, default=0, metavar="SECONDS", help="how long browsers may cache a preflight")
-    parser.add_argument("--cors-allow-credentials", action="store_true", help="allow cookies/credentials in CORS requests")
-    parser.add_argument("--emulate-bandwidth", action="store_true", help="limit streams to 2 MB/s after the first 6 MB, as Lambda does")
-    parser.add_argument("--watch", action="store_true", help="restart environments when files under --root change")
-    parser.add_argument("--bedrock-local", action="store_true", help="start a local Bedrock endpoint and point the function at it")
+    parser.add_argument(
+        "--root", type=Path, default=Path("."), help="the function's code (LAMBDA_TASK_ROOT)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=9000, help="Function URL port (default 9000; 0 = any)"
+    )
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        default=9001,
+        help="Invoke API port for boto3 (default 9001; 0 = any)",
+    )
+    parser.add_argument(
+        "--name", default="", help="function name (default: from the handler's module)"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        type=_env_pair,
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a variable in the function's environment (repeatable)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=3.0,
+        metavar="SECONDS",
+        help="invocation timeout (default 3, max 900)",
+    )
+    parser.add_argument(
+        "--memory",
+        type=_memory,
+        default=128,
+        metavar="MB",
+        help="memory size reported to the function (default 128)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="at most N environments at once (default 10)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        default=None,
+        metavar="COMMAND",
+        help="runtime command to run instead of lambdastream's runtime",
+    )
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        help="AWS_REGION of the function",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=["NONE", "AWS_IAM"],
+        default="NONE",
+        help="Function URL auth type (default NONE)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow this origin (repeatable; * for any)",
+    )
+    parser.add_argument(
+        "--cors-methods", default="*", metavar="LIST", help="allowed methods for CORS (default *)"
+    )
+    parser.add_argument(
+        "--cors-headers", default="", metavar="LIST", help="allowed request headers for CORS"
+    )
+    parser.add_argument(
+        "--cors-expose-headers",
+        default="",
+        metavar="LIST",
+        help="response headers exposed to the page",
+    )
+    parser.add_argument(
+        "--cors-max-age",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="how long browsers may cache a preflight",
+    )
+    parser.add_argument(
+        "--cors-allow-credentials",
+        action="store_true",
+        help="allow cookies/credentials in CORS requests",
+    )
+    parser.add_argument(
+        "--emulate-bandwidth",
+        action="store_true",
+        help="limit streams to 2 MB/s after the first 6 MB, as Lambda does",
+    )
+    parser.add_argument(
+        "--watch", action="store_true", help="restart environments when files under --root change"
+    )
+    parser.add_argument(
+        "--bedrock-local",
+        action="store_true",
+        help="start a local Bedrock endpoint and point the function at it",
+    )
     parser.add_argument("--log-format", choices=["Text", "JSON"], default="Text", help="AWS_LAMBDA_LOG_FORMAT (default Text)")  # fmt: skip
 
 
@@ -137,16 +224,26 @@ async def _serve(args: argparse.Namespace) -> None:
         )
     url_app = FunctionUrl(pool, printer, region=args.region, authorize=authorize, cors=cors)
     api_app = InvokeApi(pool, config)
-    url_server = await serve(url_app, args.host, args.port, max_body=MAX_REQUEST, on_too_large=url_app.too_large)
-    api_server = await serve(api_app, args.host, args.api_port, max_body=MAX_PAYLOAD, on_too_large=api_app.too_large)
+    url_server = await serve(
+        url_app, args.host, args.port, max_body=MAX_REQUEST, on_too_large=url_app.too_large
+    )
+    api_server = await serve(
+        api_app, args.host, args.api_port, max_body=MAX_PAYLOAD, on_too_large=api_app.too_large
+    )
     url_port = url_server.sockets[0].getsockname()[1]
     api_port = api_server.sockets[0].getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    printer.info(f"lambdastream dev: function {config.name} ({config.handler}) from {config.root.resolve()}")
+    printer.info(
+        f"lambdastream dev: function {config.name} ({config.handler}) from {config.root.resolve()}"
+    )
     printer.info(f"  Function URL: http://{shown}:{url_port}/")
     printer.info(f"  Invoke API:   http://{shown}:{api_port}")
-    printer.info(f"  boto3: boto3.client('lambda', endpoint_url='http://{shown}:{api_port}') ; FunctionName={config.name!r}")
-    printer.info(f"  timeout {config.timeout:g} s, memory {config.memory} MB, concurrency {config.concurrency}, auth {args.auth}")
+    printer.info(
+        f"  boto3: boto3.client('lambda', endpoint_url='http://{shown}:{api_port}') ; FunctionName={config.name!r}"
+    )
+    printer.info(
+        f"  timeout {config.timeout:g} s, memory {config.memory} MB, concurrency {config.concurrency}, auth {args.auth}"
+    )
     if bedrock is not None:
         printer.info(f"  local Bedrock: {bedrock.url}")
     if args.host not in ("127.0.0.1", "localhost", "::1") and args.auth != "AWS_IAM":

@@ -233,7 +233,9 @@ class Environment:
 
     def on_init_error(self, error: FunctionError) -> None:
         self._init_error = error
-        self.printer.error(f"INIT_REPORT Init Duration: {self._elapsed_init():.2f} ms\tPhase: init\tStatus: error\tError Type: {error.error_type}")
+        self.printer.error(
+            f"INIT_REPORT Init Duration: {self._elapsed_init():.2f} ms\tPhase: init\tStatus: error\tError Type: {error.error_type}"
+        )
         if self.current is not None:
             self._complete(self.current, error)
         self.state = "dead"
@@ -267,9 +269,7 @@ class Environment:
             self._timer = None
         self._read_logs()
         if error is not None:
-            self.printer.error(
-                f"{inv.request_id} {error.error_type}: {error.message}".rstrip()
-            )
+            self.printer.error(f"{inv.request_id} {error.error_type}: {error.message}".rstrip())
             self._tail_add(f"{error.error_type}: {error.message}\n".encode())
         if self._delivered_at:
             duration = (time.monotonic() - self._delivered_at) * 1000
@@ -302,7 +302,9 @@ class Environment:
 
     def _init_timed_out(self) -> None:
         if self._init_ms is None:
-            self.printer.error(f"init did not finish within {INIT_TIMEOUT:.0f} s; stopping the runtime")
+            self.printer.error(
+                f"init did not finish within {INIT_TIMEOUT:.0f} s; stopping the runtime"
+            )
             self.kill()
 
     async def _wait_exit(self) -> None:
@@ -365,7 +367,7 @@ class Environment:
     def _tail_add(self, data: bytes) -> None:
         self._tail += data
         if len(self._tail) > 4 * LOG_TAIL:
-            del self._tail[: -LOG_TAIL]
+            del self._tail[:-LOG_TAIL]
 
     def _max_memory_mb(self) -> int:
         if self.proc is None:

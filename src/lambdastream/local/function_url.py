@@ -102,7 +102,9 @@ class FunctionUrl:
     def too_large(self, request: HttpRequest, writer: ResponseWriter) -> None:
         """Answer a request whose body is over the payload limit."""
         body = json.dumps(
-            {"Message": f"Request must be smaller than {MAX_REQUEST} bytes for the InvokeFunction operation"}
+            {
+                "Message": f"Request must be smaller than {MAX_REQUEST} bytes for the InvokeFunction operation"
+            }
         ).encode()
         writer.send(413, _JSON, body)
 
@@ -110,7 +112,9 @@ class FunctionUrl:
 class _UrlSink:
     """Turns one invocation's response into the HTTP response."""
 
-    def __init__(self, writer: ResponseWriter, printer: LogPrinter, extra: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, writer: ResponseWriter, printer: LogPrinter, extra: list[tuple[str, str]]
+    ) -> None:
         self.writer = writer
         self.printer = printer
         self.extra = extra
@@ -124,7 +128,10 @@ class _UrlSink:
         if (inv.content_type or "").split(";")[0].strip() == HTTP_INTEGRATION_CONTENT_TYPE:
             self.decoder = PreludeDecoder()
         else:
-            self._start_stream(inv, Prelude(headers=[("content-type", inv.content_type or "application/octet-stream")]))
+            self._start_stream(
+                inv,
+                Prelude(headers=[("content-type", inv.content_type or "application/octet-stream")]),
+            )
 
     def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
         if self.failed:
@@ -159,7 +166,10 @@ class _UrlSink:
                 writer.end(
                     [
                         ("Lambda-Runtime-Function-Error-Type", error.error_type),
-                        ("Lambda-Runtime-Function-Error-Body", base64.b64encode(error.body).decode()),
+                        (
+                            "Lambda-Runtime-Function-Error-Body",
+                            base64.b64encode(error.body).decode(),
+                        ),
                     ]
                 )
             return
@@ -193,9 +203,7 @@ class _UrlSink:
         self.printer.error(f"{inv.request_id} {why}")
         self.failed = True
         if self.writer.started:
-            self.writer.end(
-                [("Lambda-Runtime-Function-Error-Type", "Runtime.InvalidResponse")]
-            )
+            self.writer.end([("Lambda-Runtime-Function-Error-Type", "Runtime.InvalidResponse")])
         else:
             self._internal_error()
 

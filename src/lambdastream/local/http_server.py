@@ -87,7 +87,9 @@ class ResponseWriter:
             framing = ""
         else:
             self._chunked = True
-            framing = "Transfer-Encoding: chunked" + (f"\r\nTrailer: {trailers}" if trailers else "")
+            framing = "Transfer-Encoding: chunked" + (
+                f"\r\nTrailer: {trailers}" if trailers else ""
+            )
         self._conn.write(self._head(status, headers, framing))
 
     def write(self, pieces: list[memoryview] | list[bytes]) -> None:

@@ -153,7 +153,9 @@ class Invocation:
                 self._producer.resume_producing()
 
     # producer side
-    def start(self, content_type: str | None, *, streaming: bool, producer: Producer | None = None) -> None:
+    def start(
+        self, content_type: str | None, *, streaming: bool, producer: Producer | None = None
+    ) -> None:
         """The runtime began its response."""
         self.content_type = content_type
         self.streaming = streaming

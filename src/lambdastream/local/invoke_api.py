@@ -69,9 +69,13 @@ class InvokeApi:
         qualifier = parse_qs(query).get("Qualifier", [None])[0]
         if not self._is_ours(name, qualifier):
             arn = self.config.arn.rsplit(":", 1)[0] + ":" + name.split(":")[-1]
-            return _api_error(writer, 404, "ResourceNotFoundException", f"Function not found: {arn}")
+            return _api_error(
+                writer, 404, "ResourceNotFoundException", f"Function not found: {arn}"
+            )
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
-        allowed = ("RequestResponse", "DryRun") if streaming else ("RequestResponse", "Event", "DryRun")
+        allowed = (
+            ("RequestResponse", "DryRun") if streaming else ("RequestResponse", "Event", "DryRun")
+        )
         if invocation_type not in allowed:
             return _api_error(
                 writer,
@@ -81,7 +85,9 @@ class InvokeApi:
             )
         log_type = headers.get("x-amz-log-type", "None")
         if log_type not in ("None", "Tail"):
-            return _api_error(writer, 400, "InvalidParameterValueException", f"Unsupported LogType: {log_type}")
+            return _api_error(
+                writer, 400, "InvalidParameterValueException", f"Unsupported LogType: {log_type}"
+            )
         payload = request.body or b"{}"
         try:
             json.loads(payload)
@@ -95,7 +101,9 @@ class InvokeApi:
         client_context = None
         if "x-amz-client-context" in headers:
             try:
-                client_context = base64.b64decode(headers["x-amz-client-context"], validate=True).decode()
+                client_context = base64.b64decode(
+                    headers["x-amz-client-context"], validate=True
+                ).decode()
                 json.loads(client_context)
             except (binascii.Error, ValueError, UnicodeDecodeError):
                 return _api_error(
@@ -248,7 +256,9 @@ class _StreamSink:
 
     def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
         frames = [
-            encode_event("PayloadChunk", bytes(p), "application/octet-stream") for p in pieces if len(p)
+            encode_event("PayloadChunk", bytes(p), "application/octet-stream")
+            for p in pieces
+            if len(p)
         ]
         if frames:
             self.writer.write(frames)

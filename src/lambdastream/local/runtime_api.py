@@ -232,7 +232,9 @@ class _Connection(asyncio.Protocol):
         end = self._buf.find(b"\r\n\r\n", start)
         if end < 0:
             if len(self._buf) > _MAX_HEAD:
-                self._fail("431 Request Header Fields Too Large", "InvalidRequest", "head too large")
+                self._fail(
+                    "431 Request Header Fields Too Large", "InvalidRequest", "head too large"
+                )
             return b""
         head_bytes = bytes(self._buf[: end + 4])
         rest = bytes(self._buf[end + 4 :])
@@ -301,14 +303,18 @@ class _Connection(asyncio.Protocol):
         if inv is not None and not inv.done:
             self.api.listener.on_result(
                 inv,
-                FunctionError.make("Runtime.TruncatedResponse", "the runtime sent a malformed body"),
+                FunctionError.make(
+                    "Runtime.TruncatedResponse", "the runtime sent a malformed body"
+                ),
             )
 
     # routing
     def _route(self, method: str, path: str, headers: dict[str, str]) -> None:
         path = path.split("?", 1)[0]
         if not path.startswith(_PREFIX):
-            return self._reply_after_body(_error_response("404 Not Found", "InvalidRequest", "not found"))
+            return self._reply_after_body(
+                _error_response("404 Not Found", "InvalidRequest", "not found")
+            )
         parts = path[len(_PREFIX) :].split("/")
         if parts == ["invocation", "next"] and method == "GET":
             self._on_end = lambda _t: self.api._next_requested(self)
@@ -471,7 +477,9 @@ class _Connection(asyncio.Protocol):
                 on_too_large()
             else:
                 self.transport.write(
-                    _error_response("413 Request Entity Too Large", "InvalidRequest", "body too large")
+                    _error_response(
+                        "413 Request Entity Too Large", "InvalidRequest", "body too large"
+                    )
                 )
 
         self._on_data = data
