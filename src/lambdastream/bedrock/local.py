@@ -1,0 +1,490 @@
+"""A local bedrock-runtime endpoint that real boto3 talks to (``lambdastream bedrock-local``).
+
+Serves InvokeModel, InvokeModelWithResponseStream, Converse and
+ConverseStream on ``/model/{modelId}/...`` with Bedrock's wire format: event
+stream framing, per-family chunk JSON (the same family table the client
+uses) with invocation metrics, in-stream exception events, and HTTP errors
+with ``x-amzn-ErrorType``. Any SigV4-signed request is accepted; signatures
+are not checked.
+
+Example::
+
+    from lambdastream.bedrock.local import start_background
+
+    server = start_background(first_token_latency=0.01)
+    client = boto3.client("bedrock-runtime", endpoint_url=server.url,
+                          region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    ...
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from lambdastream.bedrock import faults
+from lambdastream.bedrock.backends import (
+    Backend,
+    BackendError,
+    OpenAIBackend,
+    ScriptedBackend,
+    prompt_tokens,
+)
+from lambdastream.bedrock.errors import UnsupportedModelError
+from lambdastream.bedrock.events import (
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolUseDelta,
+    ToolUseStart,
+)
+from lambdastream.bedrock.families import (
+    Family,
+    Prompt,
+    RenderState,
+    RequestError,
+    converse_messages,
+    converse_render,
+    family_for,
+    invocation_metrics,
+)
+from lambdastream.bedrock.httpserver import Request, Response, serve_connection
+from lambdastream.eventstream import encode_event, encode_exception
+
+OPERATIONS = ("invoke", "invoke-with-response-stream", "converse", "converse-stream")
+STREAMING = ("invoke-with-response-stream", "converse-stream")
+
+
+class ApiError(Exception):
+    """An error answered as Bedrock does: status, ``x-amzn-ErrorType``, ``{"message"}``."""
+
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status or faults.HTTP_ERRORS.get(code, 400)
+
+
+@dataclass
+class Call:
+    """One request, parsed: what to generate and how to answer."""
+
+    operation: str
+    model_id: str
+    prompt: Prompt
+    directives: list[tuple[str, str | None]] = field(default_factory=list)
+    family: Family | None = None
+
+
+def build_backend(
+    backend: str = "scripted",
+    *,
+    first_token_latency: float = 0.2,
+    tokens_per_second: float = 50.0,
+    openai_base_url: str | None = None,
+    openai_model: str | None = None,
+    openai_api_key: str | None = None,
+) -> Backend:
+    """The backend named ``scripted`` or ``openai``, configured."""
+    if backend == "scripted":
+        return ScriptedBackend(first_token_latency, tokens_per_second)
+    if backend == "openai":
+        if not openai_base_url:
+            raise ValueError("the openai backend needs openai_base_url (--openai-base-url)")
+        return OpenAIBackend(openai_base_url, openai_model, openai_api_key)
+    raise ValueError(f"unknown backend {backend!r}: use 'scripted' or 'openai'")
+
+
+class BedrockLocal:
+    """The request handler: routes, validation, faults, rendering."""
+
+    def __init__(self, backend: Backend, fault_specs: list[str] | None = None) -> None:
+        self.backend = backend
+        self.global_directives = [faults.parse_spec(s) for s in fault_specs or []]
+        self._throttled: dict[str, int] = {}
+
+    async def handle(self, request: Request, response: Response) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            call = self._parse(request)
+            await self._answer(call, response, request_id)
+        except ApiError as exc:
+            if response.started:
+                raise
+            await _send_error(response, request_id, exc)
+        except Exception as exc:  # never a traceback to the client, never a dead server
+            if response.started:
+                return
+            await _send_error(
+                response, request_id, ApiError("InternalServerException", f"bedrock-local: {exc}")
+            )
+
+    # ----------------------------------------------------------- parsing
+
+    def _parse(self, request: Request) -> Call:
+        path = request.target.split("?", 1)[0]
+        pieces = path.split("/")
+        if len(pieces) != 4 or pieces[1] != "model" or pieces[3] not in OPERATIONS:
+            raise ApiError("UnknownOperationException", f"no operation at {path}", 404)
+        if request.method != "POST":
+            raise ApiError("UnknownOperationException", f"{request.method} {path}", 404)
+        if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+            raise ApiError(
+                "MissingAuthenticationTokenException", "Missing Authentication Token", 403
+            )
+        operation, model_id = pieces[3], unquote(pieces[2])
+        if not model_id:
+            raise ApiError("ValidationException", "modelId must not be empty")
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            raise ApiError(
+                "ValidationException",
+                "Malformed input request, please reformat your input and retry.",
+            ) from None
+        if not isinstance(body, dict):
+            raise ApiError(
+                "ValidationException", "Malformed input request: expected a JSON object."
+            )
+        family = None
+        try:
+            if operation.startswith("invoke"):
+                try:
+                    family = family_for(model_id)
+                except UnsupportedModelError as exc:
+                    raise ApiError(
+                        "ValidationException", f"The provided model identifier is invalid. ({exc})"
+                    ) from None
+                prompt = family.read_request(body)
+            else:
+                prompt = _converse_prompt(body)
+            directives, cleaned = faults.parse_directives(prompt.last_user_text)
+        except (RequestError, faults.DirectiveError) as exc:
+            raise ApiError("ValidationException", f"Malformed input request: {exc}") from None
+        prompt = _replace_last_user_text(prompt, cleaned)
+        return Call(operation, model_id, prompt, self.global_directives + directives, family)
+
+    # ----------------------------------------------------------- answering
+
+    def _before_stream_faults(self, call: Call) -> None:
+        for name, arg in call.directives:
+            if name == "error":
+                raise ApiError(str(arg), f"Injected {arg} (bedrock-local fault)")
+            if name == "throttle":
+                key = f"{call.model_id}\n{call.prompt}"
+                seen = self._throttled.get(key, 0)
+                self._throttled[key] = seen + 1
+                if seen < int(arg or 1):
+                    raise ApiError(
+                        "ThrottlingException", "Too many requests, please wait before trying again."
+                    )
+
+    async def _answer(self, call: Call, response: Response, request_id: str) -> None:
+        self._before_stream_faults(call)
+        started = time.monotonic()
+        stream_error = next((arg for name, arg in call.directives if name == "stream-error"), None)
+        fail_after, fail_code = None, "modelStreamErrorException"
+        if stream_error is not None:
+            count, _, code = stream_error.partition(":")
+            fail_after, fail_code = int(count), code or fail_code
+        events = self.backend.generate(call.model_id, call.prompt, call.directives)
+        state = RenderState(call.model_id, input_tokens=prompt_tokens(call.prompt))
+        if call.operation in STREAMING:
+            await self._stream(
+                call, events, state, response, request_id, started, fail_after, fail_code
+            )
+        else:
+            await self._whole(call, events, state, response, request_id, started, fail_after)
+
+    async def _stream(
+        self,
+        call: Call,
+        events: AsyncIterator[StreamEvent],
+        state: RenderState,
+        response: Response,
+        request_id: str,
+        started: float,
+        fail_after: int | None,
+        fail_code: str,
+    ) -> None:
+        converse = call.operation == "converse-stream"
+        first = await _first_event(events)  # errors before the first token stay HTTP errors
+        headers = {
+            "Content-Type": "application/vnd.amazon.eventstream",
+            "x-amzn-RequestId": request_id,
+        }
+        if not converse:
+            headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
+        await response.start(200, headers)
+        first_byte_ms = int((time.monotonic() - started) * 1000)
+
+        family = call.family
+
+        def render(event: StreamEvent) -> list[dict[str, Any]]:
+            if family is None:
+                return converse_render(event, state)
+            return family.render(event, state)
+
+        async def send(chunks: list[dict[str, Any]]) -> None:
+            for chunk in chunks:
+                await response.write(_frame(chunk, converse))
+
+        await send(
+            [{"messageStart": {"role": "assistant"}}] if family is None else family.begin(state)
+        )
+        tokens = 0
+        try:
+            async for event in _chain(first, events):
+                if (
+                    fail_after is not None
+                    and tokens >= fail_after
+                    and not isinstance(event, StreamEnd)
+                ):
+                    await response.write(
+                        encode_exception(fail_code, "Injected stream error (bedrock-local fault)")
+                    )
+                    break
+                if isinstance(event, (TextDelta, ReasoningDelta)):
+                    tokens += 1
+                    state.output_tokens = tokens
+                if isinstance(event, StreamEnd):
+                    state.input_tokens = event.usage.input_tokens or state.input_tokens
+                    state.output_tokens = event.usage.output_tokens or tokens
+                    latency = int((time.monotonic() - started) * 1000)
+                    event = StreamEnd(
+                        event.stop_reason, event.usage, event.raw_stop_reason, latency
+                    )
+                    chunks = render(event)
+                    if not converse:
+                        chunks[-1] = {
+                            **chunks[-1],
+                            **invocation_metrics(state, latency, first_byte_ms),
+                        }
+                    await send(chunks)
+                else:
+                    await send(render(event))
+        except BackendError as exc:
+            await response.write(encode_exception("modelStreamErrorException", exc.message))
+        await response.end()
+
+    async def _whole(
+        self,
+        call: Call,
+        events: AsyncIterator[StreamEvent],
+        state: RenderState,
+        response: Response,
+        request_id: str,
+        started: float,
+        fail_after: int | None,
+    ) -> None:
+        text: list[str] = []
+        content: list[dict[str, Any]] = []
+        tools: dict[int, dict[str, Any]] = {}
+        end: StreamEnd | None = None
+        tokens = 0
+        try:
+            async for event in events:
+                if (
+                    fail_after is not None
+                    and tokens >= fail_after
+                    and not isinstance(event, StreamEnd)
+                ):
+                    raise ApiError(
+                        "ModelErrorException", "Injected model error (bedrock-local fault)"
+                    )
+                if isinstance(event, TextDelta):
+                    tokens += 1
+                    text.append(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    tokens += 1
+                elif isinstance(event, ToolUseStart):
+                    tools[event.index] = {
+                        "toolUseId": event.tool_use_id,
+                        "name": event.name,
+                        "input": "",
+                    }
+                elif isinstance(event, ToolUseDelta) and event.index in tools:
+                    tools[event.index]["input"] += event.input
+                elif isinstance(event, StreamEnd):
+                    end = event
+        except BackendError as exc:
+            raise ApiError(exc.code, exc.message) from None
+        assert end is not None
+        state.input_tokens = end.usage.input_tokens or state.input_tokens
+        state.output_tokens = end.usage.output_tokens or tokens
+        latency = int((time.monotonic() - started) * 1000)
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
+        if call.family is not None:
+            body = call.family.respond("".join(text), end, state)
+            headers |= {
+                "X-Amzn-Bedrock-Input-Token-Count": str(state.input_tokens),
+                "X-Amzn-Bedrock-Output-Token-Count": str(state.output_tokens),
+                "X-Amzn-Bedrock-Invocation-Latency": str(latency),
+            }
+        else:
+            content.append({"text": "".join(text)})
+            for tool in tools.values():
+                content.append({"toolUse": {**tool, "input": json.loads(tool["input"] or "{}")}})
+            body = {
+                "output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": end.stop_reason or "end_turn",
+                "usage": {
+                    "inputTokens": state.input_tokens,
+                    "outputTokens": state.output_tokens,
+                    "totalTokens": state.input_tokens + state.output_tokens,
+                },
+                "metrics": {"latencyMs": latency},
+            }
+        await response.send(200, headers, json.dumps(body).encode("utf-8"))
+
+
+def _converse_prompt(body: dict[str, Any]) -> Prompt:
+    turns = converse_messages(body.get("messages"))
+    system_blocks = body.get("system") or []
+    if not isinstance(system_blocks, list):
+        raise RequestError("system: must be a list of blocks")
+    system = "".join(str(b.get("text", "")) for b in system_blocks if isinstance(b, dict))
+    config = body.get("inferenceConfig") or {}
+    if not isinstance(config, dict):
+        raise RequestError("inferenceConfig: must be an object")
+    max_tokens = config.get("maxTokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        raise RequestError("inferenceConfig.maxTokens: must be a positive integer")
+    return Prompt(turns, system or None, max_tokens, config.get("temperature"))
+
+
+def _replace_last_user_text(prompt: Prompt, text: str) -> Prompt:
+    messages = list(prompt.messages)
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i][0] == "user":
+            messages[i] = ("user", text)
+            break
+    return Prompt(messages, prompt.system, prompt.max_tokens, prompt.temperature)
+
+
+def _frame(chunk: dict[str, Any], converse: bool) -> bytes:
+    if converse:
+        ((event_type, body),) = chunk.items()
+        return encode_event(event_type, json.dumps({**body, "p": "abcd"}).encode("utf-8"))
+    raw = base64.b64encode(json.dumps(chunk).encode("utf-8")).decode("ascii")
+    # Real chunks carry a padding field "p" (it hides the length of the text); clients ignore it.
+    return encode_event("chunk", json.dumps({"bytes": raw, "p": "abcdefgh"}).encode("utf-8"))
+
+
+async def _first_event(events: AsyncIterator[StreamEvent]) -> StreamEvent:
+    try:
+        return await events.__anext__()
+    except BackendError as exc:
+        raise ApiError(exc.code, exc.message) from None
+    except StopAsyncIteration:
+        raise ApiError("InternalServerException", "the backend produced no answer") from None
+
+
+async def _chain(
+    first: StreamEvent, rest: AsyncIterator[StreamEvent]
+) -> AsyncIterator[StreamEvent]:
+    yield first
+    async for event in rest:
+        yield event
+
+
+async def _send_error(response: Response, request_id: str, exc: ApiError) -> None:
+    headers = {
+        "Content-Type": "application/json",
+        "x-amzn-ErrorType": f"{exc.code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        "x-amzn-RequestId": request_id,
+    }
+    await response.send(exc.status, headers, json.dumps({"message": exc.message}).encode("utf-8"))
+
+
+# ------------------------------------------------------------------ running it
+
+
+async def start_server(host: str, port: int, handler: BedrockLocal) -> asyncio.Server:
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_connection(reader, writer, handler.handle)
+
+    return await asyncio.start_server(on_connection, host, port)
+
+
+class BackgroundServer:
+    """``bedrock-local`` running on its own event loop in a daemon thread."""
+
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop, thread: threading.Thread):
+        self.url = url
+        self._loop = loop
+        self._thread = thread
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end (idempotent)."""
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> BackgroundServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_background(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    fault_specs: list[str] | None = None,
+    **backend_options: Any,
+) -> BackgroundServer:
+    """Start ``bedrock-local`` in a background thread; returns once it accepts connections.
+
+    ``backend_options`` go to :func:`build_backend` (``backend="scripted"``,
+    ``first_token_latency``, ``tokens_per_second``, ``openai_base_url``, ...);
+    ``fault_specs`` are ``--fault`` specs applied to every request.
+
+    >>> server = start_background(first_token_latency=0)
+    >>> server.url.startswith("http://127.0.0.1:")
+    True
+    >>> server.stop()
+    """
+    handler = BedrockLocal(build_backend(**backend_options), fault_specs)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            server = loop.run_until_complete(start_server(host, port, handler))
+        except BaseException as exc:
+            holder["error"] = exc
+            ready.set()
+            return
+        holder["port"] = server.sockets[0].getsockname()[1]
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            server.close()
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+
+    thread = threading.Thread(target=run, name="bedrock-local", daemon=True)
+    thread.start()
+    ready.wait()
+    if "error" in holder:
+        raise holder["error"]
+    url_host = f"[{host}]" if ":" in host else host
+    return BackgroundServer(f"http://{url_host}:{holder['port']}", loop, thread)
