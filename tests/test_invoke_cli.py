@@ -386,3 +386,69 @@ def test_sigv4_without_credentials_exits_2():
     result = invoke("http://127.0.0.1:9/", "--prompt", "hi", "--sigv4", env=env)
     assert result.returncode == 2
     assert "no AWS credentials" in result.stderr
+
+
+# ------------------------------------------------------------ model failures
+# bedrock-local obeys [[directives]] in the prompt (lambdastream.bedrock.faults).
+
+
+@pytest.mark.timeout(60)
+def test_mid_stream_model_error_exits_3_after_partial_output(chat):
+    result = invoke(
+        chat.url, "--prompt", "one two three four five six [[stream-error:3]]", "--timing"
+    )
+    assert result.returncode == 3, result.stderr
+    # What came before the failure was shown as it arrived...
+    assert result.stdout.startswith("You said:")
+    assert "six" not in result.stdout
+    # ...then the error, as Lambda's trailers reported it, without internals.
+    assert "failed mid-stream: ModelStreamError" in result.stderr
+    assert "modelStreamErrorException" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert timing(result.stderr)["status"] == 200
+
+
+@pytest.mark.timeout(60)
+def test_mid_stream_model_error_in_sse_mode_is_an_error_event_and_exit_3(chat):
+    result = invoke(chat.url, "--prompt", "alpha beta gamma delta [[stream-error:2]]", "--sse")
+    assert result.returncode == 3, result.stderr
+    assert "event: text\n" in result.stdout
+    assert "event: error\n" in result.stdout
+    assert "event: done" not in result.stdout
+    error = json.loads(result.stdout.split("event: error\ndata: ", 1)[1].split("\n", 1)[0])
+    assert error["code"] == "model_stream_error"
+
+
+@pytest.mark.timeout(60)
+def test_mid_stream_error_through_invoke_api_exits_3(chat):
+    result = invoke(
+        "--function", "chat", "--endpoint", chat.api_url,
+        "--prompt", "one two three four five [[stream-error:2]]",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("You said:")
+    assert "failed mid-stream" in result.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("directive", "status", "code"),
+    [
+        ("[[error:AccessDeniedException]]", 502, "model_error"),
+        ("[[error:ValidationException]]", 400, "model_rejected"),
+    ],
+)
+def test_model_refusal_before_the_stream_is_a_clean_json_status(chat, directive, status, code):
+    result = invoke(chat.url, "--prompt", f"hello {directive}")
+    assert result.returncode == 1, result.stderr
+    body = json.loads(result.stderr.split(f"HTTP {status}: ", 1)[1].splitlines()[0])
+    assert body["error"]["code"] == code
+    # AWS's own message stays in the function's log, not in the answer.
+    assert "Exception" not in body["error"]["message"]
+
+
+@pytest.mark.timeout(60)
+def test_throttling_before_the_first_token_is_retried_and_succeeds(chat):
+    result = invoke(chat.url, "--prompt", "busy model [[throttle:1]]")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "You said: busy model"
