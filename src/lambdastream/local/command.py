@@ -158,7 +158,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start a local Bedrock endpoint and point the function at it",
     )
-    parser.add_argument("--log-format", choices=["Text", "JSON"], default="Text", help="AWS_LAMBDA_LOG_FORMAT (default Text)")  # fmt: skip
+    parser.add_argument(
+        "--log-format",
+        choices=["Text", "JSON"],
+        default="Text",
+        help="AWS_LAMBDA_LOG_FORMAT (default Text)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -239,10 +244,12 @@ async def _serve(args: argparse.Namespace) -> None:
     printer.info(f"  Function URL: http://{shown}:{url_port}/")
     printer.info(f"  Invoke API:   http://{shown}:{api_port}")
     printer.info(
-        f"  boto3: boto3.client('lambda', endpoint_url='http://{shown}:{api_port}') ; FunctionName={config.name!r}"
+        f"  boto3: boto3.client('lambda', endpoint_url='http://{shown}:{api_port}')"
+        f" with FunctionName={config.name!r}"
     )
     printer.info(
-        f"  timeout {config.timeout:g} s, memory {config.memory} MB, concurrency {config.concurrency}, auth {args.auth}"
+        f"  timeout {config.timeout:g} s, memory {config.memory} MB,"
+        f" concurrency {config.concurrency}, auth {args.auth}"
     )
     if bedrock is not None:
         printer.info(f"  local Bedrock: {bedrock.url}")

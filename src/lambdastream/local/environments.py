@@ -161,6 +161,8 @@ class Environment:
         self._tail = bytearray()
         self._init_error: FunctionError | None = None
         self._init_timer: asyncio.TimerHandle | None = None
+        self._exit_task: asyncio.Future[None] | None = None
+        self.start_task: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         """Start the Runtime API and spawn the runtime process."""
@@ -188,7 +190,7 @@ class Environment:
             return
         os.close(write_fd)
         self._init_timer = loop.call_later(INIT_TIMEOUT, self._init_timed_out)
-        asyncio.ensure_future(self._wait_exit())
+        self._exit_task = asyncio.ensure_future(self._wait_exit())
 
     def assign(self, inv: Invocation) -> None:
         """Run ``inv`` here (now if the runtime waits, else at its next ``/next``)."""
@@ -234,7 +236,8 @@ class Environment:
     def on_init_error(self, error: FunctionError) -> None:
         self._init_error = error
         self.printer.error(
-            f"INIT_REPORT Init Duration: {self._elapsed_init():.2f} ms\tPhase: init\tStatus: error\tError Type: {error.error_type}"
+            f"INIT_REPORT Init Duration: {self._elapsed_init():.2f} ms\tPhase: init\tStatus: error"
+            f"\tError Type: {error.error_type}"
         )
         if self.current is not None:
             self._complete(self.current, error)
@@ -410,7 +413,7 @@ class Pool:
         env.state = "busy"
         env.api.deliver(inv)
         self.printer.platform(f"INIT_START environment {env.index} (cold start)")
-        asyncio.ensure_future(env.start())
+        env.start_task = asyncio.ensure_future(env.start())
 
     async def invoke_queued(self, inv: Invocation) -> None:
         """Like ``invoke``, but wait for a free environment (asynchronous invokes)."""

@@ -103,7 +103,8 @@ class FunctionUrl:
         """Answer a request whose body is over the payload limit."""
         body = json.dumps(
             {
-                "Message": f"Request must be smaller than {MAX_REQUEST} bytes for the InvokeFunction operation"
+                "Message": f"Request must be smaller than {MAX_REQUEST} bytes"
+                " for the InvokeFunction operation"
             }
         ).encode()
         writer.send(413, _JSON, body)

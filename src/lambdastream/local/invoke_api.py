@@ -121,7 +121,8 @@ class InvokeApi:
                     writer,
                     413,
                     "RequestTooLargeException",
-                    f"Request must be smaller than {MAX_EVENT_PAYLOAD} bytes for the InvokeAsync operation",
+                    f"Request must be smaller than {MAX_EVENT_PAYLOAD} bytes"
+                    " for the InvokeAsync operation",
                 )
             task = asyncio.ensure_future(self.pool.invoke_queued(inv))
             self._background.add(task)
@@ -224,7 +225,8 @@ class _BufferedSink:
         if error is None and self.too_large:
             error = FunctionError.make(
                 "Function.ResponseSizeTooLarge",
-                f"Response payload size exceeded maximum allowed payload size ({MAX_BUFFERED_RESPONSE} bytes).",
+                "Response payload size exceeded maximum allowed payload size"
+                f" ({MAX_BUFFERED_RESPONSE} bytes).",
             )
         headers = [("content-type", "application/json"), *_common_headers(inv, self.tail)]
         if error is not None:

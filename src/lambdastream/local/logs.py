@@ -4,8 +4,10 @@ Colored on a terminal, plain when piped (or when ``NO_COLOR`` is set).
 
 Example::
 
-    >>> report_line("r1", duration_ms=12.3, memory_mb=128, max_used_mb=40, init_ms=None)
-    'REPORT RequestId: r1\\tDuration: 12.30 ms\\tBilled Duration: 13 ms\\tMemory Size: 128 MB\\tMax Memory Used: 40 MB'
+    >>> print(report_line("r1", duration_ms=12.3, memory_mb=128, max_used_mb=40, init_ms=None))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    REPORT RequestId: r1 Duration: 12.30 ms Billed Duration: 13 ms Memory Size: 128 MB
+    Max Memory Used: 40 MB
 """
 
 from __future__ import annotations

@@ -211,10 +211,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         while data and self._state != _CLOSED:
-            if self._state == _BODY:
-                data = self._body_received(data)
-            else:
-                data = self._head_received(data)
+            data = self._body_received(data) if self._state == _BODY else self._head_received(data)
 
     # Producer, for Invocation backpressure
     def pause_producing(self) -> None:
