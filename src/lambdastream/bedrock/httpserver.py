@@ -34,8 +34,9 @@ class _Collector:
     headers: dict[str, str] = field(default_factory=dict)
     url: bytearray = field(default_factory=bytearray)
     body: bytearray = field(default_factory=bytearray)
-    done: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    done: list[Request] = field(default_factory=list)
     too_large: bool = False
+    parser: httptools.HttpRequestParser | None = None
 
     def on_message_begin(self) -> None:
         self.headers, self.url, self.body = {}, bytearray(), bytearray()
@@ -53,7 +54,17 @@ class _Collector:
             self.body += body
 
     def on_message_complete(self) -> None:
-        self.done.append((self.url.decode("latin-1"), self.headers, bytes(self.body)))
+        # Read method and keep-alive now: the parser forgets them once the next message begins.
+        assert self.parser is not None
+        self.done.append(
+            Request(
+                self.parser.get_method().decode("ascii", "replace"),
+                self.url.decode("latin-1"),
+                self.headers,
+                bytes(self.body),
+                self.parser.should_keep_alive(),
+            )
+        )
 
 
 class Response:
@@ -101,6 +112,7 @@ async def serve_connection(
     """Serve requests on one connection until the peer closes it or asks to."""
     collector = _Collector()
     parser = httptools.HttpRequestParser(collector)
+    collector.parser = parser
     try:
         while True:
             data = await reader.read(65536)
@@ -114,19 +126,14 @@ async def serve_connection(
                 )
                 return
             while collector.done:
-                target, headers, body = collector.done.pop(0)
-                keep_alive = parser.should_keep_alive()
+                request = collector.done.pop(0)
                 if collector.too_large:
                     await Response(writer, keep_alive=False).send(
                         413, {"Content-Type": "text/plain"}, b"request body too large\n"
                     )
                     return
-                method = parser.get_method().decode("ascii", "replace")
-                await handler(
-                    Request(method, target, headers, body, keep_alive),
-                    Response(writer, keep_alive),
-                )
-                if not keep_alive:
+                await handler(request, Response(writer, request.keep_alive))
+                if not request.keep_alive:
                     return
     except (ConnectionError, asyncio.IncompleteReadError):
         return
