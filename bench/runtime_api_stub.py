@@ -1,0 +1,118 @@
+"""A minimal loopback Runtime API for timing runtimes in isolation.
+
+Benchmarks of the runtime alone must not measure the local Lambda too, so
+this answers ``/next`` with a fixed event and accepts the response; every
+runtime under test gets the same server. Not used by the tests, which run
+the real local Lambda.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+
+EVENT = b'{"n": 1}'
+
+
+def _read_request(conn: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
+    while b"\r\n\r\n" not in buf:
+        more = conn.recv(65536)
+        if not more:
+            raise ConnectionError("runtime closed the connection")
+        buf += more
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lower = head.lower()
+    if b"transfer-encoding: chunked" in lower:
+        pos = 0
+        while True:  # walk the chunk sizes to the last chunk, then its trailers
+            while (eol := rest.find(b"\r\n", pos)) == -1:
+                rest += conn.recv(65536)
+            size = int(rest[pos:eol], 16)
+            if size == 0:
+                while (end := rest.find(b"\r\n\r\n", eol)) == -1:
+                    rest += conn.recv(65536)
+                return head, rest[end + 4 :]
+            pos = eol + 2 + size + 2
+            while len(rest) < pos:
+                rest += conn.recv(65536)
+    length = 0
+    for line in lower.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head, rest[length:]
+
+
+def answer_next(conn: socket.socket, request_id: str) -> None:
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: %s\r\n"
+        b"Lambda-Runtime-Deadline-Ms: 9999999999999\r\n"
+        b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (request_id.encode(), len(EVENT), EVENT)
+    )
+
+
+ACCEPTED = (
+    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 16\r\n\r\n{"status":"OK"}\n'
+)
+
+
+def time_to_first_response(command: list[str], env: dict[str, str], cwd: str) -> float:
+    """Spawn ``command`` as a runtime; return ms from spawn to its first response."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{srv.getsockname()[1]}")
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    try:
+        conn, _ = srv.accept()
+        _, buf = _read_request(conn, b"")
+        answer_next(conn, "r1")
+        _read_request(conn, buf)
+        elapsed = time.perf_counter() - start
+        conn.sendall(ACCEPTED)
+        conn.close()
+        return elapsed * 1000
+    finally:
+        srv.close()
+        proc.kill()
+        proc.wait()
+
+
+def serve_invocations(command: list[str], env: dict[str, str], cwd: str, count: int) -> int:
+    """Run ``count`` invocations through a runtime; returns its exit status."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{srv.getsockname()[1]}")
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    conn, _ = srv.accept()
+    buf = b""
+    for i in range(count):
+        _, buf = _read_request(conn, buf)
+        answer_next(conn, f"r{i}")
+        _, buf = _read_request(conn, buf)
+        conn.sendall(ACCEPTED)
+    _read_request(conn, buf)
+    conn.close()
+    srv.close()
+    return proc.wait()
+
+
+def base_env(task_root: str, handler: str) -> dict[str, str]:
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    return dict(
+        os.environ,
+        LAMBDA_TASK_ROOT=task_root,
+        _HANDLER=handler,
+        PYTHONPATH=os.pathsep.join([task_root, src]),
+        AWS_LAMBDA_FUNCTION_NAME="bench",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
+        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+    )
