@@ -454,8 +454,14 @@ def _buffered(events: Iterable[Any], log: RequestLog) -> dict[str, Any]:
     text = "".join(parts)
     log.out_chars = len(text)
     headers = {"content-type": "text/plain; charset=utf-8", "cache-control": "no-cache"}
-    if log.stop_reason:
-        headers["x-stop-reason"] = log.stop_reason
+    # What the SSE "done" event tells a streaming caller, as headers.
+    for name, value in (
+        ("x-stop-reason", log.stop_reason),
+        ("x-input-tokens", log.input_tokens),
+        ("x-output-tokens", log.output_tokens),
+    ):
+        if value is not None:
+            headers[name] = str(value)
     return log.finish({"statusCode": 200, "headers": headers, "body": text})
 
 

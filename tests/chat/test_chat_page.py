@@ -158,12 +158,17 @@ def test_input_error_is_shown_not_thrown(chat, browser):
     page.fill("#prompt", "hello")
     page.fill("#max-tokens", "999999")
     page.click("#send")
+    # Both requests are refused; once both have answered, Send works again.
     page.wait_for_function(
-        "() => document.getElementById('stream-pane').dataset.state === 'error'",
+        """() => ['stream-pane', 'buffered-pane'].every(
+                     id => document.getElementById(id).dataset.state === 'error')
+                 && !document.getElementById('send').disabled""",
         timeout=30_000,
     )
-    assert "max_tokens is 999999" in page.text_content("#stream-error")
-    assert page.is_enabled("#send")
+    for pane in ("stream", "buffered"):
+        error = page.text_content(f"#{pane}-error")
+        assert error.startswith("HTTP 400: max_tokens is 999999"), error
+        assert page.text_content(f"#{pane}-output") == ""
 
 
 MARKDOWN_CASES = [

@@ -172,14 +172,14 @@
     } catch (err) {
       pane.fail("The connection broke: " + err.message);
     }
-    return performance.now() - started;
+    return { total: performance.now() - started, headers: response.headers };
   }
 
   async function runStreaming(body, pane) {
     const parser = new SseParser();
     let tokens;
     let ended = false;
-    const total = await post(endpoint, body, { accept: "text/event-stream" }, pane, (text) => {
+    const result = await post(endpoint, body, { accept: "text/event-stream" }, pane, (text) => {
       for (const event of parser.feed(text)) {
         if (event.event === "text") {
           pane.append(event.data);
@@ -202,18 +202,18 @@
         }
       }
     });
-    if (total === undefined) return;
+    if (result === undefined) return;
     if (!ended && pane.root.dataset.state !== "error") {
       pane.fail("The stream ended early: the answer may be incomplete.");
     }
-    pane.finish(total, tokens);
+    pane.finish(result.total, tokens);
   }
 
   async function runBuffered(body, pane) {
     const url = new URL(endpoint);
     url.searchParams.set("mode", "buffered");
-    const total = await post(url, body, { accept: "text/plain" }, pane, (text) => pane.append(text));
-    if (total !== undefined) pane.finish(total);
+    const result = await post(url, body, { accept: "text/plain" }, pane, (text) => pane.append(text));
+    if (result !== undefined) pane.finish(result.total, result.headers.get("x-output-tokens"));
   }
 
   const streaming = new Pane("stream");
