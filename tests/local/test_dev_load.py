@@ -46,7 +46,8 @@ def test_fifty_concurrent_streams_each_get_their_own_bytes(dev_server, tmp_path)
     root = write_handler(tmp_path / "code", MANY)
     server = dev_server(
         "app.handler", root, "--concurrency", str(CONCURRENT), "--timeout", "60",
-        "--env", f"BUSY_DIR={busy}", "--env", f"ARRIVED_DIR={tmp_path / 'arrived'}", "--env", f"EXPECTED={CONCURRENT}",
+        "--env", f"BUSY_DIR={busy}", "--env", f"ARRIVED_DIR={tmp_path / 'arrived'}",
+        "--env", f"EXPECTED={CONCURRENT}",
     )  # fmt: skip
     replies: dict[str, object] = {}
 

@@ -197,6 +197,10 @@ async def _serve(args: argparse.Namespace) -> None:
         if not os.environ.get("AWS_ACCESS_KEY_ID"):
             env.setdefault("AWS_ACCESS_KEY_ID", "local")
             env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    if args.watch:
+        # A .pyc is trusted when the source's size and mtime (whole seconds)
+        # match: an edit within the same second would load the old code.
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     config = FunctionConfig(
         handler=args.handler,
         root=args.root,
@@ -215,6 +219,11 @@ async def _serve(args: argparse.Namespace) -> None:
         from lambdastream.local.sigv4 import IamAuthorizer
 
         authorize = IamAuthorizer(region=args.region)
+        if not authorize.has_credentials:
+            printer.warning(
+                "WARNING: --auth AWS_IAM but no local AWS credentials were found:"
+                " every Function URL request will get 403."
+            )
     cors = None
     if args.cors_origin:
         from lambdastream.local.cors import CorsConfig

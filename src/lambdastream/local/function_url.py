@@ -88,7 +88,7 @@ class FunctionUrl:
             authorizer=authorizer,
         )
         inv = Invocation(json.dumps(event).encode(), request_id=request_id)
-        sink = _UrlSink(writer, self.printer, extra)
+        sink = _UrlSink(writer, self.printer, extra, strip_cors=self.cors is not None)
         inv.attach(sink)
         writer.on_pause = inv.pause_producer
         writer.on_resume = inv.resume_producer
@@ -114,11 +114,16 @@ class _UrlSink:
     """Turns one invocation's response into the HTTP response."""
 
     def __init__(
-        self, writer: ResponseWriter, printer: LogPrinter, extra: list[tuple[str, str]]
+        self,
+        writer: ResponseWriter,
+        printer: LogPrinter,
+        extra: list[tuple[str, str]],
+        strip_cors: bool = False,
     ) -> None:
         self.writer = writer
         self.printer = printer
         self.extra = extra
+        self.strip_cors = strip_cors
         self.decoder: PreludeDecoder | None = None
         self.buffered: list[bytes] = []
         self.failed = False
@@ -192,12 +197,16 @@ class _UrlSink:
         except PreludeError as exc:
             self._bad_response(inv, f"invalid Function URL response: {exc}")
             return
-        headers = [*response.headers, ("x-amzn-RequestId", inv.request_id), *self.extra]
+        headers = self._headers(response.headers, inv)
         writer.send(response.status, headers, response.body)
 
+    def _headers(self, headers: list[tuple[str, str]], inv: Invocation) -> list[tuple[str, str]]:
+        if self.strip_cors:  # the URL's CORS config wins over the function's own
+            headers = [h for h in headers if not h[0].lower().startswith("access-control-")]
+        return [*headers, ("x-amzn-RequestId", inv.request_id), *self.extra]
+
     def _start_stream(self, inv: Invocation, prelude: Prelude) -> None:
-        headers = response_headers(prelude, "application/octet-stream")
-        headers += [("x-amzn-RequestId", inv.request_id), *self.extra]
+        headers = self._headers(response_headers(prelude, "application/octet-stream"), inv)
         self.writer.start(prelude.status, headers, TRAILERS)
 
     def _bad_response(self, inv: Invocation, why: str) -> None:
