@@ -124,3 +124,59 @@ def test_slow_client_backs_up_the_runtime_instead_of_buffering(dev_server, tmp_p
     sock.close()
     assert total > 150 * 1024 * 1024
     assert int(progress.read_text()) == 149
+
+
+TEN_MB = """
+def handler(event, context):
+    block = b"b" * 1_000_000
+    for _ in range(10):
+        yield block
+"""
+
+
+def read_all(url: str) -> tuple[float, int, bytes]:
+    """GET ``url`` over a raw socket; return (seconds, bytes received, last 4 KB)."""
+    import socket
+
+    host, port = url.split("//")[1].split(":")
+    sock = socket.create_connection((host, int(port.rstrip("/"))))
+    start = time.monotonic()
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    total, tail = 0, b""
+    while data := sock.recv(1 << 20):
+        total += len(data)
+        tail = (tail + data)[-4096:]
+    sock.close()
+    return time.monotonic() - start, total, tail
+
+
+@pytest.mark.timeout(60)
+def test_emulate_bandwidth_caps_after_6_mb(dev_server, tmp_path):
+    root = write_handler(tmp_path, TEN_MB)
+    fast = dev_server("app.handler", root, "--timeout", "30")
+    seconds, total, _ = read_all(fast.url)
+    assert total > 10_000_000 and seconds < 1.5
+    slow = dev_server("app.handler", root, "--timeout", "30", "--emulate-bandwidth")
+    seconds, total, tail = read_all(slow.url)
+    # 4 MB beyond the free 6 MB at 2 MB/s: about 2 s.
+    assert total > 10_000_000 and tail.endswith(b"0\r\n\r\n")
+    assert 1.5 < seconds < 6
+
+
+OVER_LIMIT = """
+def handler(event, context):
+    block = b"o" * (1024 * 1024)
+    for _ in range(200):
+        yield block
+    print("FINISHED")
+"""
+
+
+@pytest.mark.timeout(120)
+def test_stream_over_200_mb_is_cut_with_an_error(dev_server, tmp_path):
+    server = dev_server("app.handler", write_handler(tmp_path, OVER_LIMIT), "--timeout", "60")
+    _, total, tail = read_all(server.url)
+    assert 200_000_000 - 2_000_000 < total < 200 * 1024 * 1024
+    assert b"Lambda-Runtime-Function-Error-Type: Function.ResponseSizeTooLarge\r\n" in tail
+    assert tail.endswith(b"\r\n\r\n")
+    server.wait_for_log("FINISHED")  # the function ran to its end; only the stream was cut

@@ -212,6 +212,7 @@ async def _serve(args: argparse.Namespace) -> None:
         concurrency=args.concurrency,
         region=args.region,
         log_format=args.log_format,
+        emulate_bandwidth=args.emulate_bandwidth,
     )
     pool = Pool(config, printer)
     authorize = None

@@ -74,6 +74,7 @@ class FunctionConfig:
     region: str = "us-east-1"
     log_format: str = "Text"
     max_stream: int = MAX_STREAMED_RESPONSE
+    emulate_bandwidth: bool = False
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -146,6 +147,7 @@ class Environment:
             function_arn=self.config.arn,
             timeout=self.config.timeout,
             max_stream=self.config.max_stream,
+            emulate_bandwidth=self.config.emulate_bandwidth,
         )
         self.state = "starting"  # starting -> idle <-> busy -> dead
         self.stale = False

@@ -42,6 +42,9 @@ __all__ = [
 # a stream.
 MAX_BUFFERED_RESPONSE = 6 * 1024 * 1024 + 100
 MAX_STREAMED_RESPONSE = 200 * 1000 * 1000
+# Lambda's streaming bandwidth: the first 6 MB uncapped, then 2 MB/s.
+BANDWIDTH_FREE = 6 * 1000 * 1000
+BANDWIDTH_RATE = 2 * 1000 * 1000
 _MAX_HEAD = 64 * 1024
 _MAX_ERROR_BODY = 1024 * 1024
 
@@ -99,11 +102,13 @@ class RuntimeApi:
         function_arn: str,
         timeout: float,
         max_stream: int = MAX_STREAMED_RESPONSE,
+        emulate_bandwidth: bool = False,
     ) -> None:
         self.listener = listener
         self.function_arn = function_arn
         self.timeout = timeout
         self.max_stream = max_stream
+        self.emulate_bandwidth = emulate_bandwidth
         self.current: Invocation | None = None
         self._pending: Invocation | None = None
         self._waiting: _Connection | None = None
@@ -195,6 +200,10 @@ class _Connection(asyncio.Protocol):
         self._on_data: Callable[[list[memoryview] | list[bytes]], None] = _ignore
         self._on_end: Callable[[list[tuple[str, str]]], None] = _ignore
         self._inv: Invocation | None = None  # the invocation whose body is being read
+        # Reading resumes only when neither the client nor the rate limit holds it.
+        self._held_by_client = False
+        self._held_by_rate = False
+        self._free_until = 0.0  # when the 6 MB free allowance ran out
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -215,12 +224,38 @@ class _Connection(asyncio.Protocol):
 
     # Producer, for Invocation backpressure
     def pause_producing(self) -> None:
-        if self._state != _CLOSED:
-            self.transport.pause_reading()
+        self._held_by_client = True
+        self._update_reading()
 
     def resume_producing(self) -> None:
-        if self._state != _CLOSED:
+        self._held_by_client = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        if self._state == _CLOSED:
+            return
+        if self._held_by_client or self._held_by_rate:
+            self.transport.pause_reading()
+        else:
             self.transport.resume_reading()
+
+    def _limit_rate(self, sent: int) -> None:
+        over = sent - BANDWIDTH_FREE
+        if over <= 0:
+            return
+        now = time.monotonic()
+        if not self._free_until:
+            self._free_until = now
+        wait = self._free_until + over / BANDWIDTH_RATE - now
+        if wait > 0 and not self._held_by_rate:
+            self._held_by_rate = True
+            self._update_reading()
+
+            def release() -> None:
+                self._held_by_rate = False
+                self._update_reading()
+
+            asyncio.get_running_loop().call_later(wait, release)
 
     # request parsing
     def _head_received(self, data: bytes) -> bytes:
@@ -395,9 +430,12 @@ class _Connection(asyncio.Protocol):
             )
             return
         inv.push(pieces)
+        if self.api.emulate_bandwidth:
+            self._limit_rate(inv.bytes_sent)
 
     def _stream_end(self, trailers: list[tuple[str, str]]) -> None:
         inv, self._inv = self._inv, None
+        self._free_until = 0.0
         self.transport.write(_ACCEPTED)
         if inv is None or inv.done:
             return
