@@ -399,14 +399,21 @@ def stream_url(
     request = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
     request += b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in send.items())
     request += b"\r\n" + body
+    # Signing (botocore, credentials) is done by now: a caller's clock started
+    # after this call times the exchange alone.
+    return _exchange(parts.scheme, parts.hostname, port, request, method, timeout)
 
+
+def _exchange(
+    scheme: str, host: str, port: int, request: bytes, method: str, timeout: float
+) -> Iterator[Event]:
     try:
-        sock = socket.create_connection((parts.hostname, port), timeout=timeout)
+        sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
-        raise StreamError(f"cannot connect to {parts.hostname}:{port}: {_reason(exc)}") from exc
+        raise StreamError(f"cannot connect to {host}:{port}: {_reason(exc)}") from exc
     try:
-        if parts.scheme == "https":
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)
+        if scheme == "https":
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
         # Streamed chunks are small; don't let Nagle hold our request back.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.sendall(request)
@@ -517,6 +524,17 @@ def stream_function(
         client = session.client(
             "lambda", region_name=region, endpoint_url=endpoint_url, config=config, **extra
         )
+    except botocore.exceptions.BotoCoreError as exc:
+        raise StreamError(f"Invoke API: {exc}") from exc
+    # The client is made before the first event is asked for, so a caller's
+    # clock started there times the call, not boto3's import.
+    return _invoke(client, function_name, payload)
+
+
+def _invoke(client: Any, function_name: str, payload: bytes) -> Iterator[Event]:
+    import botocore.exceptions
+
+    try:
         response = client.invoke_with_response_stream(FunctionName=function_name, Payload=payload)
         yield from _invoke_events(response)
     except botocore.exceptions.ClientError as exc:

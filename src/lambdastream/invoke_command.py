@@ -163,9 +163,12 @@ def invoke(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextIO) -> int
     try:
         body = _request_body(args)
         events = _open(args, body)
-    except _UsageError as exc:
+    except (_UsageError, CredentialsError) as exc:
         print(f"lambdastream invoke: {exc}", file=stderr)
         return EXIT_USAGE
+    except StreamError as exc:
+        print(f"lambdastream invoke: error: {exc}", file=stderr)
+        return EXIT_TRANSPORT
     timing = Timing()
     started = time.perf_counter()
     try:
@@ -270,6 +273,8 @@ def _consume(
     status = 0
     error_body = bytearray()
     sse: SseErrorWatcher | None = None
+    wrote = last_newline = False
+    stdout_is_tty = stdout.isatty()
     for event in events:
         if isinstance(event, Head):
             status = timing.status = event.status
@@ -293,6 +298,7 @@ def _consume(
                 continue
             stdout.write(event.data)
             stdout.flush()
+            wrote, last_newline = True, event.data.endswith(b"\n")
             if sse is not None:
                 sse.feed(event.data)
         elif isinstance(event, FunctionError):
@@ -310,6 +316,10 @@ def _consume(
         text = error_body.decode("utf-8", "replace").strip()
         print(f"lambdastream invoke: error: HTTP {status}: {text}", file=stderr)
         return EXIT_HTTP_ERROR
+    if wrote and not last_newline and stdout_is_tty:
+        # Keep the shell prompt off the answer's last line; pipes get the bytes as sent.
+        stdout.write(b"\n")
+        stdout.flush()
     if code == EXIT_OK and sse is not None and sse.error is not None:
         print(
             f"lambdastream invoke: error: the stream sent an error event: {sse.error}", file=stderr
