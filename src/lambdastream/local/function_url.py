@@ -125,6 +125,7 @@ class _UrlSink:
         self.extra = extra
         self.strip_cors = strip_cors
         self.decoder: PreludeDecoder | None = None
+        self.plain: Prelude | None = None  # head of a stream without prelude, not yet sent
         self.buffered: list[bytes] = []
         self.failed = False
 
@@ -134,10 +135,10 @@ class _UrlSink:
         if (inv.content_type or "").split(";")[0].strip() == HTTP_INTEGRATION_CONTENT_TYPE:
             self.decoder = PreludeDecoder()
         else:
-            self._start_stream(
-                inv,
-                Prelude(headers=[("content-type", inv.content_type or "application/octet-stream")]),
-            )
+            # Like Lambda, send the head with the first byte: a stream that
+            # fails before writing anything is a 502, whatever the runtime.
+            content_type = inv.content_type or "application/octet-stream"
+            self.plain = Prelude(headers=[("content-type", content_type)])
 
     def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
         if self.failed:
@@ -159,6 +160,11 @@ class _UrlSink:
             self._start_stream(inv, decoder.prelude)
             self.writer.write(body)  # type: ignore[arg-type]
             return
+        if self.plain is not None:
+            if not any(len(p) for p in pieces):
+                return
+            self._start_stream(inv, self.plain)
+            self.plain = None
         self.writer.write(pieces)
 
     def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
@@ -182,8 +188,12 @@ class _UrlSink:
         if error is not None:
             self._internal_error()
             return
+        if inv.streaming and self.plain is not None:
+            self._start_stream(inv, self.plain)
+            writer.end()
+            return
         if inv.streaming:
-            assert self.decoder is not None  # a non-prelude stream started at on_start
+            assert self.decoder is not None
             try:
                 prelude = self.decoder.finish()
             except PreludeError as exc:

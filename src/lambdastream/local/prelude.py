@@ -80,7 +80,7 @@ def _headers(value: object) -> list[tuple[str, str]]:
         return []
     if not isinstance(value, dict):
         raise PreludeError("headers must be an object")
-    out = []
+    out: list[tuple[str, str]] = []
     for name, v in value.items():
         if isinstance(v, list):  # multiValueHeaders style, tolerated
             out.extend((name, _header_value(name, item)) for item in v)
