@@ -47,6 +47,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
@@ -296,7 +297,7 @@ CONFIG = Config.from_env()
 _STATIC: dict[str, tuple[bytes, str]] = {}
 
 
-def handler(event: Mapping[str, Any], context: Any) -> Any:
+def handler(event: Any, context: Any) -> Any:
     """The Lambda entry point: route, validate, then answer.
 
     Example (what ``lambdastream dev`` or a Function URL sends)::
@@ -312,6 +313,9 @@ def handler(event: Mapping[str, Any], context: Any) -> Any:
         return log.finish(_error(exc, log.request_id))
     except Exception as exc:  # the one boundary: log it, answer 500
         log.error = f"{type(exc).__name__}: {exc}"
+        # The traceback goes to the log (for whoever operates the function),
+        # never into the answer.
+        traceback.print_exc()
         return log.finish(
             _error(
                 RequestError(500, "internal_error", "the function failed; see its logs"),
@@ -320,14 +324,22 @@ def handler(event: Mapping[str, Any], context: Any) -> Any:
         )
 
 
-def _route(event: Mapping[str, Any], log: RequestLog) -> Any:
+def _route(event: Any, log: RequestLog) -> Any:
+    if not isinstance(event, dict):
+        raise RequestError(400, "bad_request", "the event must be a JSON object")
     http = (event.get("requestContext") or {}).get("http")
-    if not isinstance(http, dict):
+    if isinstance(http, dict):
+        # Function URL (payload format 2.0).
+        method = str(http.get("method", "GET")).upper()
+        path = event.get("rawPath") or http.get("path") or "/"
+    elif "httpMethod" in event:
+        # API Gateway REST proxy (format 1.0), which can stream since November 2025.
+        method = str(event["httpMethod"]).upper()
+        path = event.get("path") or "/"
+    else:
         # Invoked directly (Invoke API): the event is the chat request itself.
         log.method, log.path, log.mode = "INVOKE", "-", "stream"
         return _chat(json.dumps(event).encode(), log, sse_events=False, buffered=False)
-    method = str(http.get("method", "GET")).upper()
-    path = event.get("rawPath") or http.get("path") or "/"
     log.method, log.path = method, path
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     query = event.get("queryStringParameters") or {}
@@ -400,6 +412,8 @@ def _chat(body: bytes, log: RequestLog, *, sse_events: bool, buffered: bool) -> 
     if sse_events:
         return StreamingResponse(
             sse(_sse_events(stream, log)),
+            # no-cache and no proxy buffering: an SSE stream is useless if a
+            # cache or a reverse proxy (nginx) holds it back.
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
     return StreamingResponse(

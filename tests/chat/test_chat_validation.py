@@ -194,3 +194,35 @@ def test_page_and_assets_are_served(path, media_type, needle):
     assert answer["statusCode"] == 200
     assert answer["headers"]["content-type"].startswith(media_type)
     assert needle in answer["body"]
+
+
+def test_api_gateway_rest_event_is_routed_like_a_function_url():
+    event = {
+        "httpMethod": "PUT",
+        "path": "/",
+        "headers": {"Accept": "text/event-stream"},
+        "requestContext": {"stage": "prod"},
+        "body": "{}",
+    }
+    answer = handler(event, CONTEXT)
+    assert answer["statusCode"] == 405
+    page = handler({**event, "httpMethod": "GET"}, CONTEXT)
+    assert page["headers"]["content-type"].startswith("text/html")
+
+
+def test_direct_invocation_validates_the_event_as_the_request():
+    answer = handler({"prompt": "hi", "max_tokens": -1}, CONTEXT)
+    assert json.loads(answer["body"])["error"]["code"] == "bad_max_tokens"
+    assert handler(["not", "an", "object"], CONTEXT)["statusCode"] == 400
+
+
+def test_unexpected_failure_is_a_500_without_internals(capsys):
+    # No caller Lambda knows sends headers as a list: an unforeseen failure.
+    answer = handler(url_event("GET", headers=["secret-looking-value"]), CONTEXT)
+    assert answer["statusCode"] == 500
+    assert json.loads(answer["body"]) == {
+        "error": {"code": "internal_error", "message": "the function failed; see its logs"},
+        "request_id": "req-1",
+    }
+    captured = capsys.readouterr()
+    assert "AttributeError" in captured.out and "Traceback" in captured.err  # in the log only
