@@ -452,3 +452,40 @@ def test_throttling_before_the_first_token_is_retried_and_succeeds(chat):
     result = invoke(chat.url, "--prompt", "busy model [[throttle:1]]")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "You said: busy model"
+
+
+@pytest.mark.timeout(60)
+def test_no_byte_within_timeout_exits_4(chat):
+    # The local model waits 5 s before its first token; the CLI gives up after 1 s.
+    result = invoke(chat.url, "--prompt", "slow [[latency:5]]", "--timeout", "1")
+    assert result.returncode == 4, result.stderr
+    assert "timed out" in result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_data_from_file_and_stdin(chat, tmp_path):
+    request = tmp_path / "request.json"
+    request.write_text('{"prompt": "from a file"}')
+    assert invoke(chat.url, "--data", f"@{request}").stdout == "You said: from a file"
+    piped = subprocess.run(
+        [sys.executable, "-m", "lambdastream", "invoke", chat.url, "--data", "@-"],
+        input='{"prompt": "from stdin"}', capture_output=True, text=True, env=cli_env(),
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert (piped.returncode, piped.stdout) == (0, "You said: from stdin")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["http://127.0.0.1:9/", "--data", "@/no/such/file"], "No such file"),
+        (["http://127.0.0.1:9/", "--header", "no-colon"], "expected 'Name: value'"),
+        (["--function", "f", "--sigv4"], "apply to URLs"),
+        (["http://127.0.0.1:9/", "--endpoint", "http://127.0.0.1:9"], "goes with --function"),
+        (["ftp://127.0.0.1/"], "not an http(s) URL"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_reason(args, message):
+    result = invoke(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr

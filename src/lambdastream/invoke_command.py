@@ -231,6 +231,8 @@ def _open(args: argparse.Namespace, body: bytes | None) -> Iterator[Event]:
         )
     if not args.url:
         raise _UsageError("a URL (or --function NAME) is required")
+    if not args.url.startswith(("http://", "https://")):
+        raise _UsageError(f"not an http(s) URL: {args.url!r}")
     if args.endpoint:
         raise _UsageError("--endpoint goes with --function")
     headers: dict[str, str] = {}
