@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from examples.chat.app import (
+# examples/ sits beside src/, outside the installed package: import the
+# handler the way `lambdastream dev --root .` does, from the repository root.
+REPO = str(Path(__file__).resolve().parents[2])
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from examples.chat.app import (  # noqa: E402
     Config,
     ConfigError,
     RequestError,
