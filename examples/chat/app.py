@@ -12,7 +12,7 @@ One Lambda function behind a Function URL (``InvokeMode: RESPONSE_STREAM``):
 
 Run it with no AWS account::
 
-    lambdastream dev examples.chat.app.handler --bedrock-local --port 9000
+    lambdastream dev examples.chat.app.handler --root . --timeout 120 --bedrock-local
     lambdastream invoke http://127.0.0.1:9000/ --prompt "Why stream?" --timing
 
 Every input error is a 4xx JSON answer ``{"error": {"code", "message"},
