@@ -6,27 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import bedrock_client
 
 from lambdastream.bedrock.local import BackgroundServer, start_background
-
-
-def bedrock_client(url: str, *, botocore_retries: int = 1) -> Any:
-    """A real boto3 bedrock-runtime client with dummy credentials.
-
-    ``botocore_retries=1`` turns botocore's own retries off, so a test sees
-    what lambdastream's retry policy does on its own.
-    """
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "bedrock-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=Config(retries={"total_max_attempts": botocore_retries}, read_timeout=10),
-    )
 
 
 @pytest.fixture(scope="module")

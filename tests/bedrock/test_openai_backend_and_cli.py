@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import bedrock_client
+from support import bedrock_client
 
 from lambdastream.bedrock import BedrockStreamError, RetryPolicy, Usage, stream_text
 from lambdastream.bedrock.local import start_background

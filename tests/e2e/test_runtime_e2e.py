@@ -8,8 +8,8 @@ import base64
 import json
 
 import pytest
-from conftest import lambda_client, write_handler
-from local.h11client import request
+from h11client import request
+from support import lambda_client, write_handler
 
 HANDLERS = """
 import asyncio, logging, os, time

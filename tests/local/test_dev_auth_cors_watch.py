@@ -8,8 +8,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from conftest import write_handler
 from h11client import request
+from support import write_handler
 
 ECHO = """
 import json

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import lambda_client, write_handler
 from h11client import request
+from support import lambda_client, write_handler
 
 NODE = Path(__file__).resolve().parent.parent / "peers" / "node"
 pytestmark = [

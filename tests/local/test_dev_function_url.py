@@ -12,8 +12,8 @@ import sys
 import time
 
 import pytest
-from conftest import write_handler
 from h11client import request
+from support import write_handler
 
 AWSLAMBDARIC = f"{sys.executable} -m awslambdaric app.handler"
 

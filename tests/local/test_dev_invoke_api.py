@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import lambda_client, write_handler
+from support import lambda_client, write_handler
 
 HANDLER = """
 import json, os, sys, time

@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from conftest import write_handler
 from h11client import request
+from support import write_handler
 
 CONCURRENT = 50
 
