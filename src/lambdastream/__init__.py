@@ -12,8 +12,6 @@ Example::
         return StreamingResponse(sse(f"tick {i}" for i in range(3)))
 """
 
-from __future__ import annotations
-
 __all__ = ["StreamingResponse", "sse", "stream_text"]
 __version__ = "0.1.0"
 
@@ -32,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lambdastream.runtime.http import StreamingResponse, sse
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lambdastream' has no attribute {name!r}")

@@ -7,14 +7,11 @@ on a handler's exception: each invocation is answered, then the next one
 is fetched.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
 from lambdastream.runtime import logs
 from lambdastream.runtime.client import RuntimeAPIError, RuntimeClient
-from lambdastream.runtime.errors import error_from_exception, error_json, log_error
 from lambdastream.runtime.handler import load_handler, prepare_sys_path
 from lambdastream.runtime.invoke import handle
 
@@ -67,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def report_init_error(client: RuntimeClient, exc: BaseException, exit_code: int = 1) -> int:
     """Post an init failure to ``/init/error`` and return the exit status."""
+    from lambdastream.runtime.errors import error_from_exception, error_json, log_error
+
     error = error_from_exception(exc)
     sys.stdout.write("[WARNING] The function's initialization failed; see the error below.\n")
     log_error(error, logs.LOG_FORMAT)

@@ -5,8 +5,6 @@ cannot send trailers, and Lambda reports a mid-stream error only as trailers
 on the final chunk; so the runtime frames chunks itself.
 """
 
-from __future__ import annotations
-
 ERROR_TYPE_TRAILER = "Lambda-Runtime-Function-Error-Type"
 ERROR_BODY_TRAILER = "Lambda-Runtime-Function-Error-Body"
 

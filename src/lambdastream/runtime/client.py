@@ -7,8 +7,6 @@ one ``recv``, so a buffered invocation costs four syscalls on the wire.
 TCP_NODELAY, because a streamed chunk must leave the moment it is written.
 """
 
-from __future__ import annotations
-
 import _socket
 
 from lambdastream.runtime.chunked import (
@@ -140,7 +138,7 @@ class RuntimeClient:
 
     def open_stream(
         self, request_id: str, content_type: str, invocation_id: str | None = None
-    ) -> ResponseStream:
+    ) -> "ResponseStream":
         """Start a streamed response; nothing is sent until the first write."""
         head = (
             f"POST {API_PREFIX}/invocation/{request_id}/response HTTP/1.1\r\n{self._host_line}"
@@ -211,7 +209,7 @@ class RuntimeClient:
         return bytes(body), b""
 
     def _read_chunked(self, sock: _socket.socket, data: bytes) -> tuple[bytes, bytes]:
-        parts = []
+        parts: list[bytes] = []
         pos = 0
         while True:
             while (eol := data.find(b"\r\n", pos)) == -1:

@@ -1,13 +1,9 @@
 """The context object handed to a handler, as awslambdaric builds it."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys
 import time
-
-from lambdastream.runtime.errors import RuntimeFault
 
 
 class CognitoIdentity:
@@ -153,6 +149,8 @@ def _parse_json_header(value: str, name: str) -> object:
     try:
         return json.loads(value)
     except ValueError as exc:
+        from lambdastream.runtime.errors import RuntimeFault
+
         raise RuntimeFault(
             "Runtime.LambdaContextUnmarshalError", f"Unable to parse {name} JSON: {exc}"
         ) from None

@@ -1,11 +1,7 @@
 """Find the user's handler from ``module.function``, as the managed runtime does."""
 
-from __future__ import annotations
-
 import os
 import sys
-
-from lambdastream.runtime.errors import RuntimeFault
 
 
 def prepare_sys_path(task_root: str | None) -> None:
@@ -26,7 +22,7 @@ def prepare_sys_path(task_root: str | None) -> None:
 def load_handler(spec: str):  # type: ignore[no-untyped-def]
     """Import ``module.function`` and return the function.
 
-    Raises :class:`RuntimeFault` with Lambda's init error types:
+    Raises :class:`~lambdastream.runtime.errors.RuntimeFault` with Lambda's init error types:
     ``Runtime.MalformedHandlerName``, ``Runtime.ImportModuleError``,
     ``Runtime.UserCodeSyntaxError``, ``Runtime.HandlerNotFound``. Any other
     exception raised while the module runs propagates as the user's own.
@@ -34,15 +30,15 @@ def load_handler(spec: str):  # type: ignore[no-untyped-def]
     try:
         module_name, attr = spec.rsplit(".", 1)
     except ValueError:
-        raise RuntimeFault(
+        raise _fault(
             "Runtime.MalformedHandlerName",
             f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)",
         ) from None
     if not module_name or not attr:
-        raise RuntimeFault("Runtime.MalformedHandlerName", f"Bad handler '{spec}'")
+        raise _fault("Runtime.MalformedHandlerName", f"Bad handler '{spec}'")
     module_name = module_name.replace("/", ".")
     if module_name.split(".")[0] in sys.builtin_module_names:
-        raise RuntimeFault(
+        raise _fault(
             "Runtime.BuiltInModuleConflict",
             f"Cannot use built-in module {module_name} as a handler module",
         )
@@ -51,12 +47,12 @@ def load_handler(spec: str):  # type: ignore[no-untyped-def]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise RuntimeFault(
+        raise _fault(
             "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
         ) from None
     except SyntaxError as exc:
         trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
-        raise RuntimeFault(
+        raise _fault(
             "Runtime.UserCodeSyntaxError",
             f"Syntax error in module '{module_name}': {exc}",
             trace,
@@ -64,6 +60,13 @@ def load_handler(spec: str):  # type: ignore[no-untyped-def]
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise RuntimeFault(
+        raise _fault(
             "Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{module_name}'"
         ) from None
+
+
+def _fault(error_type: str, message: str, trace: "list[str] | None" = None) -> Exception:
+    # errors.py loads only when something fails: not on the cold-start path.
+    from lambdastream.runtime.errors import RuntimeFault
+
+    return RuntimeFault(error_type, message, trace)

@@ -60,7 +60,7 @@ class StreamingResponse:
         self.status_code = int(status_code)
         merged: dict[str, str] = {}
         jar = list(cookies or ())
-        pairs = headers.items() if hasattr(headers, "items") else (headers or ())
+        pairs = headers.items() if hasattr(headers, "items") else (headers or ())  # type: ignore[union-attr]
         for name, value in pairs:
             key = str(name).lower()
             if key == "set-cookie":
@@ -135,7 +135,7 @@ def format_event(item: Any) -> str:
     """
     if not isinstance(item, dict):
         return _data_lines(item) + "\n"
-    out = []
+    out: list[str] = []
     if "comment" in item:
         out.extend(f": {line}\n" for line in _lines(str(item["comment"])))
     for field in ("id", "event"):

@@ -9,15 +9,12 @@ invocation is answered: a failure before the first byte goes to
 trailers.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
 from lambdastream.runtime import logs
-from lambdastream.runtime.client import RuntimeAPIError, RuntimeClient
+from lambdastream.runtime.client import ResponseStream, RuntimeAPIError, RuntimeClient
 from lambdastream.runtime.context import LambdaContext
-from lambdastream.runtime.errors import error_from_exception, error_json, log_error
 from lambdastream.runtime.marshal import decode_event, encode_result
 
 STREAM_CONTENT_TYPE = "application/octet-stream"
@@ -118,7 +115,7 @@ class Reply:
         self.client = client
         self.request_id = request_id
         self.invocation_id = invocation_id
-        self.stream_ = None
+        self.stream_: ResponseStream | None = None
         self.prelude: bytes | None = None
 
     def buffered(self, body: bytes, content_type: str) -> None:
@@ -149,8 +146,9 @@ class Reply:
             self.send(item)
         self.finish()
 
-    def _open(self, content_type: str) -> None:
+    def _open(self, content_type: str) -> ResponseStream:
         self.stream_ = self.client.open_stream(self.request_id, content_type, self.invocation_id)
+        return self.stream_
 
     def send(self, item) -> None:  # type: ignore[no-untyped-def]
         """Send one yielded item as one chunk (with the prelude, if still due)."""
@@ -164,23 +162,29 @@ class Reply:
             raise TypeError(
                 f"a streaming handler must yield bytes or str, not {type(item).__name__}"
             )
+        stream = self.stream_
+        assert stream is not None, "send() before the stream was opened"
         if self.prelude is not None:
             if not data:
                 return  # keep the prelude for the first real chunk
             prelude, self.prelude = self.prelude, None
-            self.stream_.write(prelude, PRELUDE_DELIMITER, data)
+            stream.write(prelude, PRELUDE_DELIMITER, data)
         else:
-            self.stream_.write(data)
+            stream.write(data)
 
     def finish(self) -> None:
+        stream = self.stream_
+        assert stream is not None, "finish() before the stream was opened"
         if self.prelude is not None:
             # An empty body still owes the caller its status and headers.
             prelude, self.prelude = self.prelude, None
-            self.stream_.write(prelude, PRELUDE_DELIMITER)
-        _check(self.stream_.finish(), "response")
+            stream.write(prelude, PRELUDE_DELIMITER)
+        _check(stream.finish(), "response")
 
     def error(self, exc: BaseException) -> None:
         """Report ``exc``: as an error post, or as trailers once streaming began."""
+        from lambdastream.runtime.errors import error_from_exception, error_json, log_error
+
         error = error_from_exception(exc, self.request_id)
         log_error(error, logs.LOG_FORMAT)
         body = error_json(error)

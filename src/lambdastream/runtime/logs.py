@@ -7,8 +7,6 @@ carries the current request id, in Text or JSON format
 (``AWS_LAMBDA_LOG_FORMAT``), at ``AWS_LAMBDA_LOG_LEVEL``.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -8,12 +8,8 @@ as a marked string and the mark is replaced after encoding; the cost is
 paid only by results that hold Decimals.
 """
 
-from __future__ import annotations
-
 import json
 import os
-
-from lambdastream.runtime.errors import RuntimeFault
 
 _DECIMAL_MARK = "\x00lambdastream-decimal:"
 _ENCODED_MARK = json.dumps(_DECIMAL_MARK)[1:-1]  # as it appears inside JSON text
@@ -52,6 +48,8 @@ def encode_result(result: object) -> tuple[bytes, str]:
     try:
         text = _encoder.encode(result)
     except Exception as exc:  # any encoding failure is the user's result, not ours
+        from lambdastream.runtime.errors import RuntimeFault
+
         raise RuntimeFault("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
     if _ENCODED_MARK in text:
         text = _unmark_decimals(text)
@@ -78,4 +76,6 @@ def decode_event(body: bytes, content_type: str | None) -> object:
     try:
         return json.loads(body)
     except Exception as exc:
+        from lambdastream.runtime.errors import RuntimeFault
+
         raise RuntimeFault("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
