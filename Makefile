@@ -4,11 +4,15 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 9000
+API_PORT := $(shell echo $$(( $(PORT) + 1 )))
+# The official Node.js client builds curl and aws-lambda-cpp from source
+# (~100 s); keep the built addon outside the tree so fresh clones reuse it.
+export NODE_RIC_CACHE_DIR ?= $(HOME)/.cache/lambdastream-node-ric
 
-.PHONY: install test lint demo clean system-deps node-ric
+.PHONY: install test lint demo bench clean system-deps node-ric
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "lambdastream needs Python 3.10+"'
+	@$(PYTHON) -c 'import sys; sys.exit("lambdastream needs Python 3.10+") if sys.version_info < (3, 10) else None'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -16,24 +20,32 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the test suite drives (strace for syscall counts, chromium
-# for the page test, autotools to build the official Node.js runtime client).
+# Debian packages the tests drive: chromium for the page test, strace for
+# the wire-cost benchmark.
 system-deps:
 	bash tools/install-system-deps.sh
 
-node-ric: system-deps
+# The official Node.js runtime client, our conformance peer.
+node-ric:
 	bash tools/install-node-ric.sh
 
 lint: install
 	$(VENV)/bin/ruff check src tests examples bench
 	$(VENV)/bin/ruff format --check src tests examples bench
+	$(PY) -m mypy src
 
 test: install system-deps node-ric
 	$(VENV)/bin/ruff check src tests examples bench
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: install
-	$(VENV)/bin/lambdastream dev examples.hello.handler --port $(PORT)
+	@echo "Open http://127.0.0.1:$(PORT)/ in a browser, or in another terminal:"
+	@echo "  $(VENV)/bin/lambdastream invoke http://127.0.0.1:$(PORT)/ --prompt 'Why stream?' --timing"
+	$(VENV)/bin/lambdastream dev examples.chat.app.handler --root . --name chat \
+	    --port $(PORT) --api-port $(API_PORT) --timeout 120 --bedrock-local
+
+bench: install
+	$(PY) -m bench.cold_start
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
