@@ -92,3 +92,20 @@ def test_sse_data_round_trips_through_a_parser(text):
     assert all(line.startswith("data: ") for line in lines)
     parsed = "\n".join(line[len("data: ") :] for line in lines)
     assert parsed == text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def test_a_whole_body_is_one_chunk():
+    assert list(StreamingResponse(b"all at once").body) == [b"all at once"]
+    assert list(StreamingResponse("text").body) == ["text"]
+
+
+@pytest.mark.parametrize("body", [{"a": 1}, 42, None])
+def test_a_body_that_cannot_stream_is_refused_at_once(body):
+    with pytest.raises(TypeError, match="iterable or async iterable of bytes or str"):
+        StreamingResponse(body)
+
+
+@pytest.mark.parametrize("status", [99, 600, 1000])
+def test_status_code_must_be_an_http_status(status):
+    with pytest.raises(ValueError, match="100-599"):
+        StreamingResponse([], status_code=status)

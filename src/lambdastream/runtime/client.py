@@ -102,7 +102,11 @@ class RuntimeClient:
     def next_invocation(self) -> Response:
         """Long-poll ``/invocation/next`` and return the event and its headers."""
         request = f"GET {API_PREFIX}/invocation/next HTTP/1.1\r\n{self._host_line}\r\n".encode()
-        return self._request_with_retry(request)
+        answer = self._request_with_retry(request)
+        if answer.status != 200 or "lambda-runtime-aws-request-id" not in answer.headers:
+            detail = answer.body[:300].decode("utf-8", "replace")
+            raise RuntimeAPIError(f"no invocation from /next ({answer.status}): {detail}")
+        return answer
 
     def restore_next(self) -> Response:
         """Wait for a SnapStart restore (``/restore/next``)."""

@@ -56,8 +56,19 @@ class StreamingResponse:
         cookies: Iterable[str] | None = None,
         media_type: str | None = None,
     ) -> None:
+        if isinstance(body, (bytes, bytearray, memoryview, str)):
+            body = (body,)  # a whole body at once is one chunk
+        elif isinstance(body, dict) or not (
+            hasattr(body, "__iter__") or hasattr(body, "__aiter__")
+        ):
+            raise TypeError(
+                "StreamingResponse body must be an iterable or async iterable of bytes or str, "
+                f"not {type(body).__name__}"
+            )
         self.body = body
         self.status_code = int(status_code)
+        if not 100 <= self.status_code <= 599:
+            raise ValueError(f"status_code must be 100-599, not {self.status_code}")
         merged: dict[str, str] = {}
         jar = list(cookies or ())
         pairs = headers.items() if hasattr(headers, "items") else (headers or ())  # type: ignore[union-attr]
