@@ -372,3 +372,20 @@ def test_chunk_bytes_are_base64_of_the_family_json(server):
     assert json.loads(base64.b64decode(first["bytes"])) == {
         "outputs": [{"text": "You", "stop_reason": None}]
     }
+
+
+def test_default_client_leaves_retrying_to_the_policy(server, monkeypatch):
+    # With botocore's own retries on, its attempts would absorb the throttles
+    # and stream_text would see one attempt; two layers multiply the waiting.
+    import lambdastream.bedrock.stream as stream_module
+
+    monkeypatch.setattr(stream_module, "_CLIENTS", {})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    stream = stream_text(
+        None, "amazon.nova-lite-v1:0", prompt="default client [[throttle:2]]", retry=FAST_RETRY
+    )
+    assert "".join(stream.text()) == "You said: default client"
+    assert stream.attempts == 3

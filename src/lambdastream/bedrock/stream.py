@@ -90,7 +90,10 @@ def default_config() -> Any:
     """A botocore ``Config`` for Lambda: long read timeout, short connect timeout.
 
     Generations can pause for long stretches; botocore's 60 s read timeout would
-    cut them off. ``standard`` retry mode retries throttling before the stream.
+    cut them off. botocore's own retries are off: :func:`stream_text` retries
+    throttling and 5xx before the first token with its :class:`RetryPolicy`,
+    and two layers would multiply the attempts (3 x 4 by default) inside a
+    function's timeout.
 
     >>> default_config().read_timeout
     300
@@ -100,7 +103,7 @@ def default_config() -> Any:
     return Config(
         read_timeout=300,
         connect_timeout=5,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 1},
         tcp_keepalive=True,
     )
 
