@@ -123,3 +123,33 @@ def test_many_small_chunks_in_one_buffer_are_not_quadratic():
     decoder = ChunkedDecoder()
     pieces = decoder.feed(wire)
     assert len(pieces) == 50_000 and decoder.done
+
+
+@given(chunks, st.lists(st.integers(min_value=0), max_size=30))
+def test_raw_frames_encode_exactly_the_pieces_they_cover(parts, cuts):
+    # A relay forwards ``frames`` as received instead of re-framing those
+    # pieces: that is only right if they are the pieces' chunked encoding.
+    wire = encode(parts, [])
+    decoder = ChunkedDecoder()
+    relayed = bytearray()
+    points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
+    for a, b in itertools.pairwise(points):
+        pieces = decoder.feed(wire[a:b])
+        if pieces.frames is not None:
+            first, stop, raw = pieces.frames
+            assert bytes(raw) == b"".join(encode_chunk(bytes(p)) for p in pieces[first:stop])
+            assert stop > first
+            assert wire[a:b].find(bytes(raw)) >= 0
+        relayed += b"".join(encode_chunk(bytes(p)) for p in pieces if len(p))
+    assert decoder.done
+    assert b"".join(parts) == feed_split(bytes(relayed) + b"0\r\n\r\n", [])[0]
+
+
+def test_a_batch_of_whole_chunks_is_one_raw_run():
+    wire = b"".join(encode_chunk(b"x" * 16) for _ in range(1000)) + b"5\r\nab"
+    pieces = ChunkedDecoder().feed(wire)
+    assert len(pieces) == 1001
+    assert pieces.frames is not None
+    first, stop, raw = pieces.frames
+    assert (first, stop) == (0, 1000)
+    assert bytes(raw) == wire[: -len(b"5\r\nab")]

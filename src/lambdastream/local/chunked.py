@@ -7,6 +7,11 @@ even when a chunk is split across reads: the relay forwards bytes the moment
 it has them and never holds a whole chunk. Only framing lines (chunk sizes,
 trailers) are buffered, and those are bounded.
 
+Whole, plainly framed chunks (``<hex size>\r\n<data>\r\n``, no extension)
+take a fast path: one regex match per chunk. The run of them in a batch is
+also handed out as the raw bytes that encode it (``Pieces.frames``), so a
+chunked relay forwards a batch as received, without re-framing each chunk.
+
 Example::
 
     >>> d = ChunkedDecoder()
@@ -20,7 +25,16 @@ Example::
 
 from __future__ import annotations
 
-__all__ = ["MAX_LINE", "MAX_TRAILERS", "ChunkedDecoder", "ChunkedError", "encode_chunk"]
+import re
+
+__all__ = [
+    "MAX_LINE",
+    "MAX_TRAILERS",
+    "ChunkedDecoder",
+    "ChunkedError",
+    "Pieces",
+    "encode_chunk",
+]
 
 # A size line is a few hex digits plus rare extensions; trailers carry the
 # base64 error JSON (a stack trace), so they get more room, but still a bound.
@@ -28,6 +42,9 @@ MAX_LINE = 4096
 MAX_TRAILERS = 256 * 1024
 
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+# A chunk-size line the fast path takes; anything else (extensions, spaces,
+# a bare LF, over 16 digits) goes through the general state machine.
+_PLAIN_SIZE = re.compile(rb"([0-9a-fA-F]{1,16})\r\n")
 
 
 class ChunkedError(ValueError):
@@ -41,6 +58,21 @@ def encode_chunk(payload: bytes) -> bytes:
     b'2\\r\\nhi\\r\\n'
     """
     return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+
+class Pieces(list):  # type: ignore[type-arg]
+    """Payload slices of one fed batch, in order (a ``list`` of ``memoryview``).
+
+    ``frames`` is ``None`` or ``(first, stop, raw)``: ``raw`` is the exact
+    chunked encoding of ``self[first:stop]``, one chunk per piece, as the
+    sender framed them; like the slices, it points into the fed data.
+    """
+
+    __slots__ = ("frames",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: tuple[int, int, memoryview] | None = None
 
 
 class ChunkedDecoder:
@@ -63,16 +95,41 @@ class ChunkedDecoder:
         self.trailers: list[tuple[str, str]] = []
         self.tail = b""
 
-    def feed(self, data: bytes) -> list[memoryview]:
-        """Consume ``data``; return the payload slices it completed or continued."""
+    def feed(self, data: bytes | bytearray, end: int | None = None) -> Pieces:
+        """Consume ``data[:end]``; return the payload slices it completed or continued.
+
+        The slices point into ``data``: a caller that reuses its buffer must
+        be done with them before the next read.
+        """
         if self._state == _DONE:
             raise ChunkedError("data after the end of the chunked body")
-        out: list[memoryview] = []
+        out = Pieces()
         view = memoryview(data)
         pos = 0
-        end = len(data)
+        if end is None:
+            end = len(data)
         while pos < end:
             state = self._state
+            if state == _SIZE and not self._line:
+                # Fast path: whole chunks in this batch, no per-chunk state.
+                run = pos
+                first = len(out)
+                match = _PLAIN_SIZE.match
+                append = out.append
+                startswith = data.startswith
+                while (m := match(data, pos, end)) is not None:
+                    size = int(m.group(1), 16)
+                    start = m.end()
+                    stop = start + size
+                    # The last chunk, a partial one or a bad ending: general path.
+                    if not size or stop + 2 > end or not startswith(b"\r\n", stop):
+                        break
+                    append(view[start:stop])
+                    pos = stop + 2
+                if pos > run and out.frames is None:
+                    out.frames = (first, len(out), view[run:pos])
+                if pos >= end:
+                    break
             if state == _DATA:
                 take = min(self._remaining, end - pos)
                 out.append(view[pos : pos + take])
@@ -81,7 +138,7 @@ class ChunkedDecoder:
                 if self._remaining == 0:
                     self._state = _DATA_END
             elif state == _SIZE:
-                nl = data.find(b"\n", pos)
+                nl = data.find(b"\n", pos, end)
                 if nl < 0:
                     self._append_line(data, pos, end)
                     break
@@ -95,7 +152,7 @@ class ChunkedDecoder:
                     self._state = _TRAILER
             elif state == _DATA_END:
                 # The CRLF after a chunk's data may itself be split across reads.
-                nl = data.find(b"\n", pos)
+                nl = data.find(b"\n", pos, end)
                 if nl < 0:
                     self._append_line(data, pos, end)
                     break
@@ -105,7 +162,7 @@ class ChunkedDecoder:
                     raise ChunkedError("chunk data longer than its declared size")
                 self._state = _SIZE
             else:  # _TRAILER
-                nl = data.find(b"\n", pos)
+                nl = data.find(b"\n", pos, end)
                 if nl < 0:
                     self._append_line(data, pos, end, MAX_TRAILERS)
                     break
@@ -114,17 +171,21 @@ class ChunkedDecoder:
                 if line in (b"\r", b""):
                     self._state = _DONE
                     self.done = True
-                    self.tail = bytes(view[pos:])
+                    self.tail = bytes(view[pos:end])
                     break
                 self._add_trailer(line)
         return out
 
-    def _append_line(self, data: bytes, start: int, end: int, limit: int = MAX_LINE) -> None:
+    def _append_line(
+        self, data: bytes | bytearray, start: int, end: int, limit: int = MAX_LINE
+    ) -> None:
         if len(self._line) + end - start > limit:
             raise ChunkedError("chunk framing line too long")
         self._line += data[start:end]
 
-    def _take_line(self, data: bytes, start: int, nl: int, limit: int = MAX_LINE) -> bytes:
+    def _take_line(
+        self, data: bytes | bytearray, start: int, nl: int, limit: int = MAX_LINE
+    ) -> bytes:
         if self._line:
             self._append_line(data, start, nl, limit)
             line = bytes(self._line)
@@ -132,7 +193,7 @@ class ChunkedDecoder:
         else:
             if nl - start > limit:
                 raise ChunkedError("chunk framing line too long")
-            line = data[start:nl]
+            line = bytes(data[start:nl])
         return line
 
     def _add_trailer(self, line: bytes) -> None:

@@ -217,7 +217,8 @@ class _UrlSink:
 
     def _start_stream(self, inv: Invocation, prelude: Prelude) -> None:
         headers = self._headers(response_headers(prelude, "application/octet-stream"), inv)
-        self.writer.start(prelude.status, headers, TRAILERS)
+        # Always followed at once by the first body bytes or the end.
+        self.writer.start(prelude.status, headers, TRAILERS, with_body=True)
 
     def _bad_response(self, inv: Invocation, why: str) -> None:
         self.printer.error(f"{inv.request_id} {why}")

@@ -39,6 +39,9 @@ _REASONS = {
     502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 }  # fmt: skip
 _WRITE_HIGH_WATER = 256 * 1024
+# Pieces below this are joined into one write; larger ones are written as
+# they are.
+_JOIN_LIMIT = 16 * 1024
 
 
 class ResponseWriter:
@@ -51,6 +54,7 @@ class ResponseWriter:
         self._keep_alive = keep_alive
         self._http10 = request.http_version == "1.0"
         self._chunked = False
+        self._head = b""  # a streamed head not sent yet: it leaves with the first bytes
         self.started = False
         self.finished = False
         self.on_pause: Callable[[], None] = _nothing
@@ -62,7 +66,7 @@ class ResponseWriter:
         """The client went away; further writes are dropped."""
         return self._conn.closed
 
-    def _head(self, status: int, headers: Iterable[tuple[str, str]], framing: str) -> bytes:
+    def _head_bytes(self, status: int, headers: Iterable[tuple[str, str]], framing: str) -> bytes:
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
         lines.extend(f"{name}: {value}" for name, value in headers)
         lines.append(f"Date: {formatdate(usegmt=True)}")
@@ -75,12 +79,23 @@ class ResponseWriter:
     def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Send a complete response."""
         self.started = True
-        head = self._head(status, headers, f"Content-Length: {len(body)}")
+        head = self._head_bytes(status, headers, f"Content-Length: {len(body)}")
         self._conn.write(head if self._head_only else head + body)
         self._finish()
 
-    def start(self, status: int, headers: list[tuple[str, str]], trailers: str = "") -> None:
-        """Send the head of a streamed response (chunked, or close-delimited for HTTP/1.0)."""
+    def start(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        trailers: str = "",
+        *,
+        with_body: bool = False,
+    ) -> None:
+        """Send the head of a streamed response (chunked, or close-delimited for HTTP/1.0).
+
+        ``with_body``: the caller writes (or ends) right away; the head then
+        leaves in the same send as those bytes.
+        """
         self.started = True
         if self._http10:
             self._keep_alive = False
@@ -90,21 +105,36 @@ class ResponseWriter:
             framing = "Transfer-Encoding: chunked" + (
                 f"\r\nTrailer: {trailers}" if trailers else ""
             )
-        self._conn.write(self._head(status, headers, framing))
+        head = self._head_bytes(status, headers, framing)
+        if with_body:
+            self._head = head  # one send, one packet for head and first bytes
+        else:
+            self._conn.write(head)
 
     def write(self, pieces: list[memoryview] | list[bytes]) -> None:
-        """Send body pieces in one write; each piece becomes one chunk."""
-        if self._head_only or self.finished:
+        """Send body pieces in one write; each piece becomes one chunk.
+
+        Pieces straight from ``ChunkedDecoder`` (``Pieces``) carry the bytes
+        that already frame most of them, one chunk per piece: those go out
+        as received rather than framed again.
+        """
+        if self.finished:
             return
-        if not self._chunked:
-            self._conn.writelines(pieces)
-            return
-        out: list[bytes | memoryview] = []
-        for piece in pieces:
-            if len(piece):
-                out.append(b"%x\r\n" % len(piece))
-                out.append(piece)
-                out.append(b"\r\n")
+        out: list[bytes | memoryview] = [self._head] if self._head else []
+        self._head = b""
+        if self._head_only:
+            pass
+        elif not self._chunked:
+            out.extend(pieces)
+        else:
+            frames = getattr(pieces, "frames", None)
+            if frames is None:
+                _frame(pieces, out)
+            else:
+                first, stop, raw = frames
+                _frame(pieces[:first], out)
+                out.append(raw)
+                _frame(pieces[stop:], out)
         if out:
             self._conn.writelines(out)
 
@@ -112,9 +142,12 @@ class ResponseWriter:
         """End a streamed response, with trailers if given."""
         if self.finished:
             return
+        head, self._head = self._head, b""
         if self._chunked and not self._head_only:
             tail = "".join(f"{k}: {v}\r\n" for k, v in trailers or ())
-            self._conn.write(b"0\r\n" + tail.encode("latin-1") + b"\r\n")
+            self._conn.write(head + b"0\r\n" + tail.encode("latin-1") + b"\r\n")
+        elif head:
+            self._conn.write(head)
         if not self._chunked:
             self._keep_alive = False
         self._finish()
@@ -122,6 +155,13 @@ class ResponseWriter:
     def _finish(self) -> None:
         self.finished = True
         self._conn.response_done(self._keep_alive)
+
+
+def _frame(pieces: list[memoryview] | list[bytes], out: list[bytes | memoryview]) -> None:
+    """Append each non-empty piece to ``out`` as one chunk (an empty one would end the body)."""
+    for piece in pieces:
+        if len(piece):
+            out += (b"%x\r\n" % len(piece), piece, b"\r\n")
 
 
 def _nothing() -> None:
@@ -264,8 +304,30 @@ class _HttpConnection(asyncio.Protocol):
             self.transport.write(data)
 
     def writelines(self, pieces: list) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.writelines(pieces)
+        """Send ``pieces`` in order: one send for a batch of small ones.
+
+        Small pieces are joined into one write; a large piece is written as
+        it is (a view of the runtime's immutable read, so the transport may
+        keep it): copying it costs more than a send of its own, and asyncio
+        3.11's own ``writelines`` would join everything into a fresh object.
+        """
+        transport = self.transport
+        if self.closed or transport is None:
+            return
+        if sum(map(len, pieces)) <= _JOIN_LIMIT:
+            transport.write(b"".join(pieces))
+            return
+        group: list = []
+        for piece in pieces:
+            if len(piece) < _JOIN_LIMIT:
+                group.append(piece)
+                continue
+            if group:
+                transport.write(b"".join(group))
+                group = []
+            transport.write(piece)
+        if group:
+            transport.write(b"".join(group))
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:

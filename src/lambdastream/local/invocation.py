@@ -167,8 +167,7 @@ class Invocation:
 
     def push(self, pieces: list[memoryview] | list[bytes]) -> None:
         """Body bytes from the runtime, in arrival order."""
-        for piece in pieces:
-            self.bytes_sent += len(piece)
+        self.bytes_sent += sum(map(len, pieces))
         self._sink.on_body(self, pieces)
 
     def finish(self, error: FunctionError | None) -> None:

@@ -300,18 +300,7 @@ class _Connection(asyncio.Protocol):
 
     def _body_received(self, data: bytes) -> bytes:
         if self._chunked is not None:
-            try:
-                pieces = self._chunked.feed(data)
-            except ChunkedError as exc:
-                self._truncate_invocation()
-                self._fail("400 Bad Request", "InvalidChunkedBody", str(exc))
-                return b""
-            if pieces:
-                self._on_data(pieces)
-            if self._chunked.done:
-                self._end_body(self._chunked.trailers)
-                return self._chunked.tail if self._state != _CLOSED else b""
-            return b""
+            return self._chunked_received(data, len(data))
         take = min(self._remaining, len(data))
         if take:
             self._on_data([memoryview(data)[:take]])
@@ -319,6 +308,23 @@ class _Connection(asyncio.Protocol):
         if self._remaining == 0:
             self._end_body([])
         return data[take:]
+
+    def _chunked_received(self, data: bytes, end: int) -> bytes:
+        """Decode ``data[:end]`` of a chunked body; return what follows the body."""
+        decoder = self._chunked
+        assert decoder is not None
+        try:
+            pieces = decoder.feed(data, end)
+        except ChunkedError as exc:
+            self._truncate_invocation()
+            self._fail("400 Bad Request", "InvalidChunkedBody", str(exc))
+            return b""
+        if pieces:
+            self._on_data(pieces)
+        if decoder.done:
+            self._end_body(decoder.trailers)
+            return decoder.tail if self._state != _CLOSED else b""
+        return b""
 
     def _end_body(self, trailers: list[tuple[str, str]]) -> None:
         self._state = _HEAD
@@ -419,7 +425,7 @@ class _Connection(asyncio.Protocol):
         inv = self._inv
         if inv is None or inv.done:
             return  # cut off (size limit, timeout): read and drop the rest
-        size = sum(len(p) for p in pieces)
+        size = sum(map(len, pieces))
         if inv.bytes_sent + size > self.api.max_stream:
             self.api.listener.on_result(
                 inv,
