@@ -10,6 +10,9 @@ talks to its Function URL over a raw keep-alive socket. For each runtime:
   runtime used during it (a process near 100% is the bottleneck);
 - large: one 100 MiB stream in 64 KiB chunks, MiB/s.
 
+Throughput figures are the median of ``--repeat`` runs (one stream varies by
+up to 2x from run to run on a shared 2-core machine).
+
 Contenders: our runtime (``python -m lambdastream.runtime``), the official
 Node.js client (``tests/peers/node``, installed by ``tools/install-node-ric.sh``)
 and a *floor*: a few lines of Python on a raw socket that answer each
@@ -41,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,7 +236,7 @@ class Client:
 
 def chunk_sizes(body: bytes) -> list[int]:
     """Payload sizes of a chunked body, in order, without the terminating chunk."""
-    sizes = []
+    sizes: list[int] = []
     pos = 0
     while True:
         eol = body.index(b"\r\n", pos)
@@ -311,6 +315,12 @@ def measure_large(client: Client, server: DevServer) -> Throughput:
     )
 
 
+def median_of(runs: int, measure: Callable[..., Throughput], *args: object) -> Throughput:
+    """The run of median rate among ``runs``: single streams vary a lot here."""
+    results = sorted((measure(*args) for _ in range(max(1, runs))), key=lambda t: t.rate)
+    return results[len(results) // 2]
+
+
 def count_syscalls(client: Client, server: DevServer, count: int) -> tuple[float, float, str]:
     """Syscalls per chunk of the dev server and of the runtime while relaying
     ``count`` small chunks, and the dev server's top syscalls."""
@@ -336,7 +346,7 @@ def count_syscalls(client: Client, server: DevServer, count: int) -> tuple[float
         totals[name] = int(found.group(1)) if found else 0
         if name == "server":
             rows = re.findall(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$", text, re.M)
-            top = ", ".join(f"{call} {int(n) / count:.2f}" for n, call in rows[:4])
+            top = ", ".join(f"{call} {int(n) / count:.3f}" for n, call in rows[:4])
         outputs[name].unlink()
     return totals["server"] / count, totals["runtime"] / count, top
 
@@ -347,6 +357,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100 TTFB runs")
     parser.add_argument("--no-node", action="store_true", help="skip the Node.js client")
     parser.add_argument("--strace", action="store_true", help="count syscalls per chunk")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="throughput runs per figure (median shown)"
+    )
     args = parser.parse_args()
     runs = 100 if args.quick else args.runs
 
@@ -371,7 +384,8 @@ def main() -> int:
             print("node: skipped (run tools/install-node-ric.sh)")
     print(
         f"relay through lambdastream dev, {os.cpu_count()} CPUs; TTFB over {runs} warm runs; "
-        f"{SMALL_COUNT:,} x {SMALL_SIZE} B; {LARGE_COUNT} x {LARGE_SIZE // 1024} KiB"
+        f"{SMALL_COUNT:,} x {SMALL_SIZE} B; {LARGE_COUNT} x {LARGE_SIZE // 1024} KiB; "
+        f"throughput: median of {args.repeat} runs"
     )
     ttfb: dict[str, tuple[float, float, int]] = {}
     small: dict[str, Throughput] = {}
@@ -382,10 +396,12 @@ def main() -> int:
         client = Client(server.address)
         try:
             ttfb[contender.name] = measure_first_byte(client, server, runs)
-            small[contender.name] = measure_small(client, server)
+            small[contender.name] = median_of(args.repeat, measure_small, client, server)
             if contender.name == "floor":
-                small["floor, batched"] = measure_small(client, server, "&batch=1")
-            large[contender.name] = measure_large(client, server)
+                small["floor, batched"] = median_of(
+                    args.repeat, measure_small, client, server, "&batch=1"
+                )
+            large[contender.name] = median_of(args.repeat, measure_large, client, server)
             if args.strace and shutil.which("strace"):
                 syscalls[contender.name] = count_syscalls(client, server, 20_000)
         finally:
@@ -408,7 +424,7 @@ def main() -> int:
         print("\nsyscalls per relayed 16 B chunk (strace -c -f, 20,000 chunks)")
         print(f"  {'':16} {'dev server':>10} {'runtime':>8}  dev server's top calls per chunk")
         for name, (server_calls, runtime_calls, top) in syscalls.items():
-            print(f"  {name:16} {server_calls:10.2f} {runtime_calls:8.2f}  {top}")
+            print(f"  {name:16} {server_calls:10.3f} {runtime_calls:8.3f}  {top}")
 
     ours = "lambdastream"
     print("\nratios and targets")
