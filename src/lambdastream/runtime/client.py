@@ -18,6 +18,10 @@ from lambdastream.runtime.chunked import (
     last_chunk_with_error,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
 API_PREFIX = "/2018-06-01/runtime"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
 USER_AGENT = "lambdastream/0.1"
@@ -243,20 +247,18 @@ class RuntimeClient:
 
 
 class ResponseStream:
-    """One streamed response: each :meth:`write` is one chunk, sent at once.
+    """One streamed response: each chunk is one write, sent at once.
 
     The request line and headers go out with the first write, so a stream
     costs one syscall per chunk, the first included.
     """
 
-    __slots__ = ("_client", "_head", "_sock", "bytes_sent", "started")
+    __slots__ = ("_client", "_head", "started")
 
     def __init__(self, client: RuntimeClient, head: bytes) -> None:
         self._client = client
         self._head = head
-        self._sock: _socket.socket | None = None
         self.started = False
-        self.bytes_sent = 0
 
     def write(self, data: bytes, *more: bytes) -> None:
         """Send ``data`` (and any ``more``) as chunks, in one write.
@@ -266,17 +268,39 @@ class ResponseStream:
         pieces = [p for p in (data, *more) if p]
         if not pieces:
             return
-        size = sum(len(p) for p in pieces)
-        if size <= _COPY_LIMIT:
-            out = b"".join(frame_chunk(p) for p in pieces)
-            self._send(self._head + out if not self.started else out)
+        head = b"" if self.started else self._head
+        if sum(map(len, pieces)) <= _COPY_LIMIT:
+            self._send(head + b"".join(map(frame_chunk, pieces)))
         else:
-            parts: list[bytes] = [self._head] if not self.started else []
+            parts = [head] if head else []
             for p in pieces:
                 parts += (chunk_header(len(p)), p, b"\r\n")
             self._send_parts(parts)
         self.started = True
-        self.bytes_sent += size
+
+    def chunk_writer(self) -> "Callable[[bytes], None]":
+        """Return ``write(data)`` for the chunks after the first, at the least cost.
+
+        A handler's loop runs this once per yield: it is the per-chunk price
+        of the whole runtime, so it does only the framing and the one send.
+        ``data`` must be non-empty bytes, and the stream already started.
+        """
+        sock = self._client._connection()
+        sendall = sock.sendall
+        client = self._client
+
+        def write(data: bytes) -> None:
+            size = len(data)
+            try:
+                if size <= _COPY_LIMIT:
+                    sendall(b"%x\r\n%b\r\n" % (size, data))
+                else:
+                    _send_parts(sock, (b"%x\r\n" % size, data, b"\r\n"))
+            except OSError as exc:
+                client.reset()
+                raise RuntimeAPIError(f"Runtime API connection failed mid-stream: {exc}") from None
+
+        return write
 
     def finish(self) -> Response:
         """End the stream successfully and read the Runtime API's answer."""

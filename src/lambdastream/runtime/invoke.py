@@ -136,45 +136,63 @@ class Reply:
 
     def stream(self, body, content_type: str) -> None:  # type: ignore[no-untyped-def]
         self._open(content_type)
-        for item in body:
-            self.send(item)
+        items = iter(body)
+        for item in items:
+            if self.send_first(item):
+                break
+        else:
+            self.finish()
+            return
+        # The hot loop: one pass per yield, kept to the conversion and the send.
+        write = self._stream().chunk_writer()
+        for item in items:
+            data = item if type(item) is bytes else as_bytes(item)
+            if data:
+                write(data)
         self.finish()
 
     async def stream_async(self, body, content_type: str) -> None:  # type: ignore[no-untyped-def]
         self._open(content_type)
-        async for item in body:
-            self.send(item)
+        items = body.__aiter__()
+        async for item in items:
+            if self.send_first(item):
+                break
+        else:
+            self.finish()
+            return
+        write = self._stream().chunk_writer()
+        async for item in items:
+            data = item if type(item) is bytes else as_bytes(item)
+            if data:
+                write(data)
         self.finish()
 
     def _open(self, content_type: str) -> ResponseStream:
         self.stream_ = self.client.open_stream(self.request_id, content_type, self.invocation_id)
         return self.stream_
 
-    def send(self, item) -> None:  # type: ignore[no-untyped-def]
-        """Send one yielded item as one chunk (with the prelude, if still due)."""
-        if type(item) is bytes:
-            data = item
-        elif type(item) is str:
-            data = item.encode()
-        elif isinstance(item, (bytes, bytearray, memoryview, str)):
-            data = item.encode() if isinstance(item, str) else bytes(item)
-        else:
-            raise TypeError(
-                f"a streaming handler must yield bytes or str, not {type(item).__name__}"
-            )
-        stream = self.stream_
-        assert stream is not None, "send() before the stream was opened"
+    def _stream(self) -> ResponseStream:
+        assert self.stream_ is not None, "the stream is not open"
+        return self.stream_
+
+    def send_first(self, item) -> bool:  # type: ignore[no-untyped-def]
+        """Send the first non-empty item, with the request head and any prelude.
+
+        Returns whether it sent something: empty items are skipped, so the
+        prelude waits for the first real chunk.
+        """
+        data = as_bytes(item)
+        if not data:
+            return False
         if self.prelude is not None:
-            if not data:
-                return  # keep the prelude for the first real chunk
             prelude, self.prelude = self.prelude, None
-            stream.write(prelude, PRELUDE_DELIMITER, data)
+            self._stream().write(prelude, PRELUDE_DELIMITER, data)
         else:
-            stream.write(data)
+            self._stream().write(data)
+        return True
 
     def finish(self) -> None:
-        stream = self.stream_
-        assert stream is not None, "finish() before the stream was opened"
+        stream = self._stream()
         if self.prelude is not None:
             # An empty body still owes the caller its status and headers.
             prelude, self.prelude = self.prelude, None
@@ -197,6 +215,17 @@ class Reply:
             path = f"invocation/{self.request_id}/error"
             answer = self.client.post_error(path, body, error_type, self.invocation_id)
         _check(answer, "error")
+
+
+def as_bytes(item) -> bytes:  # type: ignore[no-untyped-def]
+    """The bytes to send for one yielded item (``str`` as UTF-8)."""
+    if type(item) is bytes:
+        return item
+    if isinstance(item, str):
+        return item.encode()
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item)
+    raise TypeError(f"a streaming handler must yield bytes or str, not {type(item).__name__}")
 
 
 def _check(answer, what: str) -> None:  # type: ignore[no-untyped-def]
