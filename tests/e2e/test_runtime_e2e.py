@@ -74,6 +74,23 @@ def logs(event, context):
     log.info("info from %s", "handler")
     return "logged"
 
+async def async_raises(event, context):
+    await asyncio.sleep(0)
+    raise KeyError("async failure")
+
+async def agen_raises(event, context):
+    raise KeyError("async gen failure")
+    yield b""
+
+def exits(event, context):
+    import sys
+    if event.get("exit"):
+        sys.exit(3)
+    return {"pid": os.getpid()}
+
+def multiline(event, context):
+    raise ValueError("first line\\nsecond line")
+
 def flaky(event, context):
     if event.get("fail"):
         raise ValueError("asked to fail")
@@ -243,3 +260,35 @@ def test_init_failures_are_reported_with_their_type(dev_server, tmp_path, case):
     assert reply["FunctionError"] == "Unhandled"
     assert json.loads(body)["errorType"] == error_type
     assert request(server.url + "/").status == 502
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("handler", ["async_raises", "agen_raises"])
+def test_async_errors_show_only_the_users_frames(start, handler):
+    _, lam = start(handler)
+    reply, body = invoke(lam)
+    error = json.loads(body)
+    assert reply["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "KeyError"
+    assert error["stackTrace"], error
+    assert all("/app.py" in frame for frame in error["stackTrace"]), error["stackTrace"]
+
+
+@pytest.mark.timeout(30)
+def test_sys_exit_ends_the_environment_as_on_the_managed_runtime(start):
+    _, lam = start("exits", "--concurrency", "1")
+    first = json.loads(invoke(lam)[1])["pid"]
+    reply, body = invoke(lam, {"exit": True})
+    assert reply["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "Runtime.ExitError"
+    assert json.loads(invoke(lam)[1])["pid"] != first  # a fresh environment
+
+
+@pytest.mark.timeout(30)
+def test_an_error_record_is_one_log_line(start):
+    _, lam = start("multiline")
+    reply = lam.invoke(FunctionName="app", Payload=b"{}", LogType="Tail")
+    tail = base64.b64decode(reply["LogResult"]).decode()
+    records = [line for line in tail.split("\n") if line.startswith("[ERROR] ValueError")]
+    assert len(records) == 1
+    assert "first line\rsecond line\rTraceback (most recent call last):" in records[0]

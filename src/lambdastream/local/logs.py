@@ -68,8 +68,13 @@ class LogPrinter:
         self._write(line, _DIM)
 
     def function(self, line: str) -> None:
-        """A line the function printed."""
-        self._write(line)
+        """A line the function printed.
+
+        Python runtimes join the lines of one error record with CR so that
+        CloudWatch keeps it as one event; a terminal would print them over
+        each other, so they are shown as lines here.
+        """
+        self._write(line.replace("\r", "\n"))
 
     def info(self, line: str) -> None:
         """A message of the dev server itself."""

@@ -14,8 +14,10 @@ import os
 import sys
 
 # Frames of this package are the runtime's, not the user's: keep them out of
-# the stack traces users read (awslambdaric drops its bootstrap.py likewise).
-_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+# the stack traces users read (awslambdaric drops its bootstrap.py likewise),
+# and so are the event loop's frames that lead to an async handler.
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "asyncio") + os.sep
 
 
 class RuntimeFault(Exception):
@@ -53,8 +55,12 @@ def user_stack_trace(exc: BaseException) -> list[str]:
     """Return the traceback of ``exc`` as awslambdaric formats it, minus our frames."""
     import traceback
 
-    frames = traceback.extract_tb(exc.__traceback__)
-    while frames and frames[0].filename.startswith(_RUNTIME_DIR):
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(_RUNTIME_DIR)
+    ]
+    while frames and frames[0].filename.startswith(_ASYNCIO_DIR):
         frames.pop(0)
     return traceback.format_list(frames)
 
@@ -95,7 +101,10 @@ def log_error(error: dict, log_format: str) -> None:
             for line in entry.splitlines() or [""]:
                 stripped = line.lstrip(" ")
                 lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
-    _write_stdout("\r".join(lines) + "\n")
+    # One record, one line: CR inside it keeps CloudWatch from splitting it,
+    # including at newlines in the message itself.
+    text = "\r".join(lines).replace("\r\n", "\r").replace("\n", "\r")
+    _write_stdout(text + "\n")
 
 
 def _write_stdout(text: str) -> None:

@@ -100,10 +100,10 @@ def handle(client: RuntimeClient, handler, next_answer) -> None:  # type: ignore
             reply.buffered(body, content_type)
     except RuntimeAPIError:
         raise
-    except BaseException as exc:
+    except Exception as exc:
         reply.error(exc)
-        if not isinstance(exc, Exception):
-            raise  # SystemExit and friends end the process, as on Lambda
+    # SystemExit and KeyboardInterrupt are not caught: as on the managed
+    # runtime, the process ends and Lambda reports Runtime.ExitError.
 
 
 class Reply:
