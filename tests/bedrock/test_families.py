@@ -351,13 +351,13 @@ def test_request_builders_and_readers_agree(name):
             "max_tokens",
         ),
         ("anthropic-text", {"prompt": "hi", "max_tokens_to_sample": 5}, "Human"),
-        ("meta", {"prompt": 5}, "wrong type"),
-        ("nova", {"messages": []}, "non-empty"),
+        ("meta", {"prompt": 5}, r"#/prompt: expected type: String, found: Integer"),
+        ("nova", {"messages": []}, "#/messages: expected minimum item count: 1"),
         ("ai21-jamba", {"messages": [{"role": "wizard", "content": "x"}]}, "unknown role"),
         (
             "titan-text",
             {"inputText": "x", "textGenerationConfig": {"maxTokenCount": -1}},
-            "positive",
+            r"#/textGenerationConfig/maxTokenCount: -1 is not greater or equal to 1",
         ),
     ],
 )

@@ -243,6 +243,87 @@ def test_malformed_requests_get_validation_exception(client):
     )
 
 
+# One malformed body per family, each as Bedrock refuses it: the field named, the reason.
+USER_HI = {"role": "user", "content": "hi"}
+MALFORMED_INVOKE = {
+    "anthropic": (
+        {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 0, "messages": [USER_HI]},
+        "#/max_tokens: 0 is not greater or equal to 1",
+    ),
+    "anthropic-text": (
+        {"prompt": "\n\nHuman: hi\n\nAssistant:", "max_tokens_to_sample": "10"},
+        "#/max_tokens_to_sample: expected type: Integer, found: String",
+    ),
+    "cohere-command": (
+        {"prompt": "hi", "max_tokens": 99999999999},
+        "#/max_tokens: 99999999999 is not less or equal to 2147483647",
+    ),
+    "cohere-command-r": (
+        {"message": "hi", "chat_history": [{"role": "USER"}]},
+        "#/chat_history/0: required key [message] not found",
+    ),
+    "meta": ({"prompt": "hi", "temperature": "hot"}, "#/temperature: expected type: Number"),
+    "titan-text": (
+        {"inputText": "hi", "textGenerationConfig": {"temperature": 1.5}},
+        "#/textGenerationConfig/temperature: 1.5 is not less or equal to 1",
+    ),
+    "nova": (
+        {"messages": [{"role": "user", "content": [{"text": 5}]}]},
+        "#/messages/0/content/0/text: expected type: String, found: Integer",
+    ),
+    "mistral": (
+        {"prompt": "<s>[INST] hi [/INST]", "max_tokens": None},
+        "#/max_tokens: expected type: Integer, found: Null",
+    ),
+    "ai21-jamba": (
+        {"messages": [{"role": "user"}]},
+        "#/messages/0: required key [content] not found",
+    ),
+    "deepseek": ({"prompt": ["hi"]}, "#/prompt: expected type: String, found: JSONArray"),
+    "openai-gpt-oss": (
+        {"messages": [USER_HI], "max_completion_tokens": True},
+        "#/max_completion_tokens: expected type: Integer, found: Boolean",
+    ),
+}
+
+
+def test_every_family_has_a_malformed_case():
+    assert sorted(MALFORMED_INVOKE) == sorted(MODEL_IDS)
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("name", sorted(MALFORMED_INVOKE))
+def test_each_family_refuses_its_malformed_body(client, name, streaming):
+    body, expected = MALFORMED_INVOKE[name]
+    call = client.invoke_model_with_response_stream if streaming else client.invoke_model
+    message = _validation_message(lambda: call(modelId=MODEL_IDS[name], body=json.dumps(body)))
+    assert expected in message
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["converse-stream", "converse"])
+@pytest.mark.parametrize(
+    ("request_fields", "expected"),
+    [
+        ({"inferenceConfig": {"maxTokens": 99999999999}}, "inferenceConfig.maxTokens: 99999999999"),
+        ({"inferenceConfig": {"temperature": 1.5}}, "inferenceConfig.temperature: 1.5"),
+        ({"system": [{"text": "a"}, {"text": "b"}]}, None),  # well formed: answered
+    ],
+)
+def test_converse_range_checks_inference_config(client, streaming, request_fields, expected):
+    call = client.converse_stream if streaming else client.converse
+    messages = [{"role": "user", "content": [{"text": "hi"}]}]
+    if expected is None:
+        answer = call(modelId="m", messages=messages, **request_fields)
+        if streaming:
+            assert [e for e in answer["stream"] if "contentBlockDelta" in e]
+        else:
+            assert answer["output"]["message"]["content"] == [{"text": "You said: hi"}]
+        return
+    assert expected in _validation_message(
+        lambda: call(modelId="m", messages=messages, **request_fields)
+    )
+
+
 # ------------------------------------------------------------------ wire format
 
 

@@ -90,60 +90,111 @@ class RenderState:
 # ----------------------------------------------------------------- helpers
 
 
-def _text_of(content: Any) -> str:
-    """Text of a message's content: a string, or a list of ``{"text"}``/``{"type":"text"}``."""
+# Bedrock checks InvokeModel bodies against each model's JSON schema and names the field
+# as a JSON pointer ("#/messages/0/content"); Converse names it with dots
+# ("inferenceConfig.maxTokens"). Callers pass the container's path in that style.
+# bedrock-local cannot know every model's output limit: it refuses what no model accepts,
+# a count outside the 32-bit integer Bedrock's APIs carry.
+MAX_TOKENS_LIMIT = 2**31 - 1
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "Boolean"),
+    (int, "Integer"),
+    (float, "Number"),
+    (str, "String"),
+    (list, "JSONArray"),
+    (dict, "JSONObject"),
+)
+
+
+def _join(at: str, key: str | int) -> str:
+    if at.startswith("#"):
+        return f"{at}/{key}"
+    return f"{at}.{key}" if at else str(key)
+
+
+def _json_type(value: Any) -> str:
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "Null")
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], path: str) -> Any:
+    """``value`` if its JSON type is ``kind`` (a bool is not a number); else RequestError."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        # An integer is a Number, as in JSON Schema: (int, float) reads "Number".
+        names = [dict(_JSON_TYPES)[k] for k in kinds if not (k is int and float in kinds)]
+        expected = " or ".join(names)
+        raise RequestError(f"{path}: expected type: {expected}, found: {_json_type(value)}")
+    return value
+
+
+def _require(body: dict[str, Any], key: str, kind: type | tuple[type, ...], at: str = "#") -> Any:
+    """``body[key]``: present, and of JSON type ``kind`` (``null`` is a wrong type)."""
+    if key not in body:
+        raise RequestError(f"{at}: required key [{key}] not found")
+    return _typed(body[key], kind, _join(at, key))
+
+
+def _optional(body: dict[str, Any], key: str, kind: type | tuple[type, ...], at: str = "#") -> Any:
+    """``body[key]`` of JSON type ``kind``, or None when the key is absent."""
+    return _require(body, key, kind, at) if key in body else None
+
+
+def _optional_int(
+    body: dict[str, Any], key: str, at: str = "#", *, required: bool = False
+) -> int | None:
+    """A token count: an integer from 1 to :data:`MAX_TOKENS_LIMIT`."""
+    value = _require(body, key, int, at) if required else _optional(body, key, int, at)
+    if value is not None and not 1 <= value <= MAX_TOKENS_LIMIT:
+        bound = "greater or equal to 1" if value < 1 else f"less or equal to {MAX_TOKENS_LIMIT}"
+        raise RequestError(f"{_join(at, key)}: {value} is not {bound}")
+    return value
+
+
+def _optional_float(
+    body: dict[str, Any], key: str, at: str = "#", maximum: float = 1.0
+) -> float | None:
+    """A sampling parameter: a number from 0 to ``maximum``."""
+    value = _optional(body, key, (int, float), at)
+    if value is not None and not 0 <= value <= maximum:
+        bound = "greater or equal to 0" if value < 0 else f"less or equal to {maximum:g}"
+        raise RequestError(f"{_join(at, key)}: {value} is not {bound}")
+    return None if value is None else float(value)
+
+
+def _text_of(content: Any, path: str) -> str:
+    """Text of a message's content: a string, or a list of ``{"text"}``/``{"type":"text"}``.
+
+    Blocks without text (images, tool results) add nothing; a ``text`` must be a string.
+    """
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
-        return "".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
-    raise RequestError("message content must be a string or a list of content blocks")
+    blocks = _typed(content, (str, list), path)
+    texts = []
+    for i, block in enumerate(blocks):
+        block = _typed(block, dict, _join(path, i))
+        texts.append(_optional(block, "text", str, _join(path, i)) or "")
+    return "".join(texts)
 
 
-def _require(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    value = body.get(key)
-    if value is None:
-        raise RequestError(f"required key [{key}] not found")
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise RequestError(f"key [{key}] has the wrong type")
-    return value
-
-
-def _optional_int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise RequestError(f"{key}: must be a positive integer")
-    return value
-
-
-def _optional_float(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise RequestError(f"{key}: must be a number")
-    return float(value)
-
-
-def _chat_messages(raw: Any, *, system_roles: tuple[str, ...] = ("system",)) -> Prompt:
+def _chat_messages(raw: Any, at: str, *, system_roles: tuple[str, ...] = ("system",)) -> Prompt:
     """OpenAI-style ``[{"role", "content"}]`` (Jamba, gpt-oss) to a Prompt."""
-    if not isinstance(raw, list) or not raw:
-        raise RequestError("messages: must be a non-empty list")
+    if not _typed(raw, list, at):
+        raise RequestError(f"{at}: expected minimum item count: 1, found: 0")
     system: list[str] = []
     turns: list[tuple[str, str]] = []
-    for message in raw:
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise RequestError("messages: each message needs a role and content")
-        text = _text_of(message.get("content", ""))
-        if message["role"] in system_roles:
+    for i, message in enumerate(raw):
+        path = _join(at, i)
+        message = _typed(message, dict, path)
+        role = _require(message, "role", str, path)
+        text = _text_of(_require(message, "content", (str, list), path), _join(path, "content"))
+        if role in system_roles:
             system.append(text)
-        elif message["role"] in ("user", "assistant"):
-            turns.append((message["role"], text))
+        elif role in ("user", "assistant"):
+            turns.append((role, text))
         else:
-            raise RequestError(f"messages: unknown role {message['role']!r}")
+            raise RequestError(f"{_join(path, 'role')}: unknown role {role!r}")
     if not turns:
-        raise RequestError("messages: at least one user message is required")
+        raise RequestError(f"{at}: at least one user message is required")
     return Prompt(turns, "\n".join(system) or None)
 
 
@@ -226,6 +277,7 @@ class Family:
     prefixes: tuple[str, ...] = ()
     stop_to_native: dict[str, str] = {}
     stop_from_native: dict[str, str] = {}
+    max_temperature = 1.0  # the model's documented top of the temperature range
 
     # client side
     def build_request(self, prompt: Prompt) -> dict[str, Any]:
@@ -329,21 +381,23 @@ class AnthropicMessages(Family):
         return []
 
     def read_request(self, body: dict[str, Any]) -> Prompt:
-        if body.get("anthropic_version") is None:
-            raise RequestError("required key [anthropic_version] not found")
-        max_tokens = _require(body, "max_tokens", int)
+        _require(body, "anthropic_version", str)
+        max_tokens = _optional_int(body, "max_tokens", required=True)
         raw = _require(body, "messages", list)
         if not raw:
-            raise RequestError("messages: at least one message is required")
+            raise RequestError("#/messages: expected minimum item count: 1, found: 0")
         turns = []
-        for message in raw:
-            if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-                raise RequestError("messages: each message needs role user or assistant")
-            turns.append((message["role"], _text_of(message.get("content", ""))))
-        system = body.get("system")
+        for i, message in enumerate(raw):
+            path = f"#/messages/{i}"
+            role = _require(_typed(message, dict, path), "role", str, path)
+            if role not in ("user", "assistant"):
+                raise RequestError(f"{path}/role: {role} is not a valid enum value")
+            content = _require(message, "content", (str, list), path)
+            turns.append((role, _text_of(content, f"{path}/content")))
+        system = _optional(body, "system", (str, list))
         return Prompt(
             turns,
-            _text_of(system) if system is not None else None,
+            _text_of(system, "#/system") if system is not None else None,
             max_tokens,
             _optional_float(body, "temperature"),
         )
@@ -466,7 +520,7 @@ class AnthropicText(Family):
 
     def read_request(self, body: dict[str, Any]) -> Prompt:
         raw = _require(body, "prompt", str)
-        max_tokens = _require(body, "max_tokens_to_sample", int)
+        max_tokens = _optional_int(body, "max_tokens_to_sample", required=True)
         pieces = self._TURN.split(raw)
         if len(pieces) < 3:
             raise RequestError(
@@ -558,6 +612,7 @@ class CohereCommand(Family):
         "MAX_TOKENS": "max_tokens",
         "ERROR_TOXIC": "content_filtered",
     }
+    max_temperature = 5.0
 
     def build_request(self, prompt: Prompt) -> dict[str, Any]:
         # Without "stream": true the model answers in one piece.
@@ -581,7 +636,10 @@ class CohereCommand(Family):
     def read_request(self, body: dict[str, Any]) -> Prompt:
         turns, system = _cohere_unflatten(_require(body, "prompt", str))
         return Prompt(
-            turns, system, _optional_int(body, "max_tokens"), _optional_float(body, "temperature")
+            turns,
+            system,
+            _optional_int(body, "max_tokens"),
+            _optional_float(body, "temperature", maximum=self.max_temperature),
         )
 
     def render(self, event: StreamEvent, state: RenderState) -> list[Chunk]:
@@ -640,19 +698,17 @@ class CohereCommandR(Family):
 
     def read_request(self, body: dict[str, Any]) -> Prompt:
         message = _require(body, "message", str)
-        history = body.get("chat_history") or []
-        if not isinstance(history, list):
-            raise RequestError("chat_history: must be a list")
         turns = []
-        for item in history:
-            if not isinstance(item, dict) or item.get("role") not in ("USER", "CHATBOT"):
-                raise RequestError("chat_history: each entry needs role USER or CHATBOT")
-            turns.append(
-                ("user" if item["role"] == "USER" else "assistant", str(item.get("message", "")))
-            )
+        for i, item in enumerate(_optional(body, "chat_history", list) or []):
+            path = f"#/chat_history/{i}"
+            role = _require(_typed(item, dict, path), "role", str, path)
+            if role not in ("USER", "CHATBOT"):
+                raise RequestError(f"{path}/role: {role} is not a valid enum value")
+            text = _require(item, "message", str, path)
+            turns.append(("user" if role == "USER" else "assistant", text))
         return Prompt(
             [*turns, ("user", message)],
-            body.get("preamble"),
+            _optional(body, "preamble", str),
             _optional_int(body, "max_tokens"),
             _optional_float(body, "temperature"),
         )
@@ -802,9 +858,7 @@ class TitanText(Family):
 
     def read_request(self, body: dict[str, Any]) -> Prompt:
         raw = _require(body, "inputText", str)
-        config = body.get("textGenerationConfig") or {}
-        if not isinstance(config, dict):
-            raise RequestError("textGenerationConfig: must be an object")
+        config = _optional(body, "textGenerationConfig", dict) or {}
         system, turns = None, []
         if raw.endswith("\nBot:") or raw == "Bot:":
             for line in raw[: -len("Bot:")].rstrip("\n").split("\n"):
@@ -821,8 +875,8 @@ class TitanText(Family):
         return Prompt(
             turns,
             system,
-            _optional_int(config, "maxTokenCount"),
-            _optional_float(config, "temperature"),
+            _optional_int(config, "maxTokenCount", "#/textGenerationConfig"),
+            _optional_float(config, "temperature", "#/textGenerationConfig"),
         )
 
     def render(self, event: StreamEvent, state: RenderState) -> list[Chunk]:
@@ -946,21 +1000,44 @@ def converse_render(event: StreamEvent, state: RenderState) -> list[Chunk]:
     return [*out, {"contentBlockDelta": {"delta": delta, "contentBlockIndex": index}}]
 
 
-def converse_messages(raw: Any) -> list[tuple[str, str]]:
-    """Converse ``messages`` to role/text turns; raises RequestError when malformed."""
-    if not isinstance(raw, list) or not raw:
-        raise RequestError("messages: must be a non-empty list")
+def converse_messages(body: dict[str, Any], at: str = "") -> list[tuple[str, str]]:
+    """Converse-shaped ``messages`` (Converse, Nova) to role/text turns.
+
+    ``at`` is the body's path: ``""`` names fields as Converse does
+    (``messages.0.content``), ``"#"`` as InvokeModel's schema check does.
+    Raises RequestError when malformed.
+    """
+    raw = _require(body, "messages", list, at)
+    if not raw:
+        raise RequestError(f"{_join(at, 'messages')}: expected minimum item count: 1, found: 0")
     turns = []
-    for message in raw:
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise RequestError("messages: each message needs role user or assistant")
-        content = message.get("content")
-        if not isinstance(content, list) or not content:
-            raise RequestError("messages: content must be a non-empty list of content blocks")
-        turns.append((message["role"], _text_of(content)))
+    for i, message in enumerate(raw):
+        path = _join(_join(at, "messages"), i)
+        role = _require(_typed(message, dict, path), "role", str, path)
+        if role not in ("user", "assistant"):
+            raise RequestError(f"{_join(path, 'role')}: {role} is not a valid enum value")
+        content = _require(message, "content", list, path)
+        if not content:
+            raise RequestError(
+                f"{_join(path, 'content')}: expected minimum item count: 1, found: 0"
+            )
+        turns.append((role, _text_of(content, _join(path, "content"))))
     if turns[0][0] != "user":
         raise RequestError("A conversation must start with a user message.")
     return turns
+
+
+def read_converse_request(body: dict[str, Any]) -> Prompt:
+    """A Converse(Stream) body as a Prompt; fields named as Converse does (``inferenceConfig``)."""
+    turns = converse_messages(body)
+    system = _optional(body, "system", list)
+    config = _optional(body, "inferenceConfig", dict) or {}
+    return Prompt(
+        turns,
+        (_text_of(system, "system") or None) if system else None,
+        _optional_int(config, "maxTokens", "inferenceConfig"),
+        _optional_float(config, "temperature", "inferenceConfig"),
+    )
 
 
 class Nova(Family):
@@ -987,16 +1064,14 @@ class Nova(Family):
         return converse_stream_event(chunk, state)
 
     def read_request(self, body: dict[str, Any]) -> Prompt:
-        turns = converse_messages(body.get("messages"))
-        system = body.get("system")
-        config = body.get("inferenceConfig") or {}
-        if not isinstance(config, dict):
-            raise RequestError("inferenceConfig: must be an object")
+        turns = converse_messages(body, "#")
+        system = _optional(body, "system", list)
+        config = _optional(body, "inferenceConfig", dict) or {}
         return Prompt(
             turns,
-            _text_of(system) if system else None,
-            _optional_int(config, "max_new_tokens"),
-            _optional_float(config, "temperature"),
+            _text_of(system, "#/system") if system else None,
+            _optional_int(config, "max_new_tokens", "#/inferenceConfig"),
+            _optional_float(config, "temperature", "#/inferenceConfig"),
         )
 
     def begin(self, state: RenderState) -> list[Chunk]:
@@ -1091,6 +1166,7 @@ class _ChatCompletions(Family):
     )
     max_tokens_key = "max_tokens"
     tags: tuple[str, str] | None = None
+    max_temperature = 2.0
 
     def build_request(self, prompt: Prompt) -> dict[str, Any]:
         messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
@@ -1142,12 +1218,14 @@ class _ChatCompletions(Family):
         return [*held, *super().finish(state)]
 
     def read_request(self, body: dict[str, Any]) -> Prompt:
-        prompt = _chat_messages(body.get("messages"), system_roles=("system", "developer"))
+        prompt = _chat_messages(
+            _require(body, "messages", list), "#/messages", system_roles=("system", "developer")
+        )
         return Prompt(
             prompt.messages,
             prompt.system,
             _optional_int(body, self.max_tokens_key) or _optional_int(body, "max_tokens"),
-            _optional_float(body, "temperature"),
+            _optional_float(body, "temperature", maximum=self.max_temperature),
         )
 
     def _chunk(self, state: RenderState, delta: Chunk, finish: str | None = None) -> Chunk:

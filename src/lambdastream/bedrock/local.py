@@ -54,10 +54,10 @@ from lambdastream.bedrock.families import (
     Prompt,
     RenderState,
     RequestError,
-    converse_messages,
     converse_render,
     family_for,
     invocation_metrics,
+    read_converse_request,
 )
 from lambdastream.bedrock.httpserver import Request, Response, serve_connection
 from lambdastream.eventstream import encode_event, encode_exception
@@ -168,7 +168,7 @@ class BedrockLocal:
                     ) from None
                 prompt = family.read_request(body)
             else:
-                prompt = _converse_prompt(body)
+                prompt = read_converse_request(body)
             directives, cleaned = faults.parse_directives(prompt.last_user_text)
         except (RequestError, faults.DirectiveError) as exc:
             raise ApiError("ValidationException", f"Malformed input request: {exc}") from None
@@ -347,21 +347,6 @@ class BedrockLocal:
                 "metrics": {"latencyMs": latency},
             }
         await response.send(200, headers, json.dumps(body).encode("utf-8"))
-
-
-def _converse_prompt(body: dict[str, Any]) -> Prompt:
-    turns = converse_messages(body.get("messages"))
-    system_blocks = body.get("system") or []
-    if not isinstance(system_blocks, list):
-        raise RequestError("system: must be a list of blocks")
-    system = "".join(str(b.get("text", "")) for b in system_blocks if isinstance(b, dict))
-    config = body.get("inferenceConfig") or {}
-    if not isinstance(config, dict):
-        raise RequestError("inferenceConfig: must be an object")
-    max_tokens = config.get("maxTokens")
-    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-        raise RequestError("inferenceConfig.maxTokens: must be a positive integer")
-    return Prompt(turns, system or None, max_tokens, config.get("temperature"))
 
 
 def _replace_last_user_text(prompt: Prompt, text: str) -> Prompt:
