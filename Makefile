@@ -44,8 +44,10 @@ demo: install
 	$(VENV)/bin/lambdastream dev examples.chat.app.handler --root . --name chat \
 	    --port $(PORT) --api-port $(API_PORT) --timeout 120 --bedrock-local
 
-bench: install
+bench: install system-deps node-ric
 	$(PY) -m bench.cold_start
+	$(PY) -m bench.syscalls
+	$(PY) -m bench.relay
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
