@@ -318,6 +318,7 @@ def test_rendered_chunks_parse_back_to_the_same_events(name):
         assert [e.text for e in got_text] == ["Hello", " world"]
     reasoning = [e.text for e in events if isinstance(e, ReasoningDelta)]
     assert reasoning == (["Think."] if name in REASONING_FAMILIES else [])
+    assert family.carries_reasoning == (name in REASONING_FAMILIES)
     assert events[-1].stop_reason == "max_tokens"
     assert events[-1].usage == Usage(7, 2)
 

@@ -106,6 +106,22 @@ def test_reasoning_and_tool_use_are_typed_events(client, api, model):
     assert events[-1].stop_reason == "tool_use"
 
 
+REASONING_FAMILIES = {"anthropic", "nova", "deepseek", "openai-gpt-oss"}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_IDS))
+def test_usage_counts_the_tokens_each_family_streams(client, name):
+    events = list(stream_text(client, MODEL_IDS[name], prompt="hi [[think]]", api="invoke"))
+    reasoning = [e for e in events if isinstance(e, ReasoningDelta) and e.text]
+    text = [e for e in events if isinstance(e, TextDelta)]
+    assert "".join(e.text for e in text) == "You said: hi"
+    thought = "Let me think about that." if name in REASONING_FAMILIES else ""
+    assert "".join(e.text for e in reasoning) == thought
+    # One token per word: 3 of answer, plus 5 of reasoning where the family carries it.
+    expected = 3 + (5 if thought else 0)
+    assert events[-1].usage == Usage(input_tokens=1, output_tokens=expected)
+
+
 @pytest.mark.parametrize("name", ["deepseek", "openai-gpt-oss"])
 def test_inline_reasoning_families_separate_reasoning(client, name):
     events = list(stream_text(client, MODEL_IDS[name], prompt="hmm [[think]]", api="invoke"))

@@ -278,6 +278,7 @@ class Family:
     stop_to_native: dict[str, str] = {}
     stop_from_native: dict[str, str] = {}
     max_temperature = 1.0  # the model's documented top of the temperature range
+    carries_reasoning = False  # whether its chunks can carry a ReasoningDelta
 
     # client side
     def build_request(self, prompt: Prompt) -> dict[str, Any]:
@@ -333,6 +334,7 @@ class AnthropicMessages(Family):
     name = "anthropic"
     label = "Anthropic Claude 3+ messages (anthropic.claude-3*, claude-*-4*)"
     prefixes = ("anthropic.",)
+    carries_reasoning = True
     stop_to_native, stop_from_native = _stop_maps(
         {
             "end_turn": "end_turn",
@@ -1044,6 +1046,7 @@ class Nova(Family):
     name = "nova"
     label = "Amazon Nova (amazon.nova-*)"
     prefixes = ("amazon.nova",)
+    carries_reasoning = True
 
     def build_request(self, prompt: Prompt) -> dict[str, Any]:
         config: dict[str, Any] = {"max_new_tokens": prompt.max_tokens or 1024}
@@ -1319,6 +1322,7 @@ class GptOss(_ChatCompletions):
     name = "openai-gpt-oss"
     label = "OpenAI gpt-oss (openai.gpt-oss-*)"
     prefixes = ("openai.gpt-oss",)
+    carries_reasoning = True
     max_tokens_key = "max_completion_tokens"
     # On InvokeModel gpt-oss puts its reasoning inline, before the answer.
     tags = ("<reasoning>", "</reasoning>")
@@ -1328,6 +1332,7 @@ class DeepSeek(Family):
     name = "deepseek"
     label = "DeepSeek R1 text completion (deepseek.*, e.g. us.deepseek.r1-v1:0)"
     prefixes = ("deepseek.",)
+    carries_reasoning = True
     stop_to_native, stop_from_native = _stop_maps({"end_turn": "stop", "max_tokens": "length"})
     # DeepSeek's chat template uses full-width bars and "lower one eighth block" spaces.
     BOS = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"

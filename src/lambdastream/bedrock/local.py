@@ -173,7 +173,12 @@ class BedrockLocal:
         except (RequestError, faults.DirectiveError) as exc:
             raise ApiError("ValidationException", f"Malformed input request: {exc}") from None
         prompt = _replace_last_user_text(prompt, cleaned)
-        return Call(operation, model_id, prompt, self.global_directives + directives, family)
+        directives = self.global_directives + directives
+        if family is not None and not family.carries_reasoning:
+            # Its chunks have no place for reasoning, so the scripted model does not reason:
+            # the usage then counts only the tokens the client receives.
+            directives = [d for d in directives if d[0] != "think"]
+        return Call(operation, model_id, prompt, directives, family)
 
     # ----------------------------------------------------------- answering
 
