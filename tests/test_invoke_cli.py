@@ -23,8 +23,10 @@ from hypothesis import strategies as st
 from lambdastream.client import (
     PreludeSplitter,
     SseErrorWatcher,
+    StreamError,
     parse_function_error,
     region_from_url,
+    stream_url,
 )
 from lambdastream.runtime.http import StreamingResponse
 
@@ -122,6 +124,12 @@ def test_function_error_from_trailers():
 )
 def test_region_from_url(url, region):
     assert region_from_url(url) == region
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:99999/", "ftp://h/"])
+def test_stream_url_refuses_a_bad_url_as_a_stream_error(url):
+    with pytest.raises(StreamError, match="URL"):
+        next(stream_url(url))
 
 
 # ------------------------------------------------------------ end to end
@@ -483,9 +491,15 @@ def test_data_from_file_and_stdin(chat, tmp_path):
         (["--function", "f", "--sigv4"], "apply to URLs"),
         (["http://127.0.0.1:9/", "--endpoint", "http://127.0.0.1:9"], "goes with --function"),
         (["ftp://127.0.0.1/"], "not an http(s) URL"),
+        (["http://[::1", "-p", "hi"], "argument url: not a valid URL: 'http://[::1'"),
+        (["http://127.0.0.1:99999/", "-p", "hi"], "Port out of range"),
+        (["http:///path", "-p", "hi"], "not an http(s) URL"),
+        (["--function", "f", "--endpoint", "http://[::1"], "argument --endpoint: not a valid URL"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_reason(args, message):
     result = invoke(*args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # one line, no traceback
+    assert result.stdout == ""

@@ -378,10 +378,13 @@ def stream_url(
 
     >>> events = stream_url("http://127.0.0.1:9000/", method="GET")  # doctest: +SKIP
     """
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # an unclosed "[" or a port out of range
+        raise StreamError(f"not a valid URL: {url!r} ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise StreamError(f"not an http(s) URL: {url!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     host_header = parts.netloc.rsplit("@", 1)[-1]
 

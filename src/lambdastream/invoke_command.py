@@ -24,9 +24,10 @@ import argparse
 import json
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, NoReturn, TextIO
 
 from lambdastream.client import (
     ApiError,
@@ -57,6 +58,12 @@ ERROR_BODY_LIMIT = 64 * 1024
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``lambdastream invoke``'s options."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+    def one_line_error(message: str) -> NoReturn:
+        # Like every other usage error here: one line on stderr, exit 2 (--help has the rest).
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message}\n")
+
+    parser.error = one_line_error  # type: ignore[method-assign]
     parser.epilog = (
         "examples:\n"
         "  lambdastream invoke http://127.0.0.1:9000/ --prompt 'Why stream?' --timing\n"
@@ -68,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "exit codes: 0 ok, 1 HTTP error status, 2 usage, 3 function error mid-stream,\n"
         "4 connection failed or cut short"
     )
-    parser.add_argument("url", nargs="?", help="Function URL (omit with --function)")
+    parser.add_argument("url", nargs="?", type=http_url, help="Function URL (omit with --function)")
     body = parser.add_mutually_exclusive_group()
     body.add_argument(
         "--data",
@@ -119,7 +126,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="call the Invoke API (InvokeWithResponseStream) for this function instead",
     )
     parser.add_argument(
-        "--endpoint", metavar="URL", help="Invoke API endpoint, e.g. lambdastream dev's --api-port"
+        "--endpoint",
+        metavar="URL",
+        type=http_url,
+        help="Invoke API endpoint, e.g. lambdastream dev's --api-port",
     )
     parser.add_argument(
         "--timeout",
@@ -128,6 +138,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="give up when no byte arrives for S seconds (default 960)",
     )
+
+
+def http_url(value: str) -> str:
+    """An argparse type: ``value`` if it is an http(s) URL with a host and a valid port.
+
+    >>> http_url("http://[::1]:9000/")
+    'http://[::1]:9000/'
+    >>> http_url("http://[::1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: not a valid URL: 'http://[::1' (Invalid IPv6 URL)
+    """
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in range)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a valid URL: {value!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {value!r}")
+    return value
 
 
 @dataclass
@@ -231,8 +260,6 @@ def _open(args: argparse.Namespace, body: bytes | None) -> Iterator[Event]:
         )
     if not args.url:
         raise _UsageError("a URL (or --function NAME) is required")
-    if not args.url.startswith(("http://", "https://")):
-        raise _UsageError(f"not an http(s) URL: {args.url!r}")
     if args.endpoint:
         raise _UsageError("--endpoint goes with --function")
     headers: dict[str, str] = {}
