@@ -495,6 +495,10 @@ def test_data_from_file_and_stdin(chat, tmp_path):
         (["http://127.0.0.1:99999/", "-p", "hi"], "Port out of range"),
         (["http:///path", "-p", "hi"], "not an http(s) URL"),
         (["--function", "f", "--endpoint", "http://[::1"], "argument --endpoint: not a valid URL"),
+        *(
+            (["http://127.0.0.1:9/", "-p", "hi", "--timeout", t], "argument --timeout: must be")
+            for t in ("0", "-1", "nan", "inf", "soon")
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_a_reason(args, message):
