@@ -6,11 +6,18 @@ import base64
 import itertools
 import json
 
+import h11
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdastream.local.prelude import MAX_PRELUDE, Prelude, PreludeDecoder, PreludeError
+from lambdastream.local.prelude import (
+    MAX_PRELUDE,
+    Prelude,
+    PreludeDecoder,
+    PreludeError,
+    parse_prelude,
+)
 from lambdastream.local.url_response import map_buffered, response_headers
 
 header_names = st.from_regex(r"x-[a-z0-9-]{1,12}", fullmatch=True)
@@ -135,3 +142,51 @@ def test_bad_response_format_is_refused():
         map_buffered(b'{"statusCode": 200, "isBase64Encoded": true, "body": "%%%"}')
     with pytest.raises(PreludeError):
         map_buffered(b'{"statusCode": 1000}')
+
+
+def _h11_round_trip(name: str, value: str) -> str:
+    """Send a header with h11 (an independent HTTP/1.1 implementation) as a server
+    would, parse it back as a client: what a client reads."""
+    server = h11.Connection(h11.SERVER)
+    client = h11.Connection(h11.CLIENT)
+    client.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+    server.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    server.next_event()
+    server.next_event()
+    wire = server.send(h11.Response(status_code=200, headers=[(name, value.encode("latin-1"))]))
+    client.receive_data(wire)
+    response = client.next_event()
+    return dict(response.headers)[name.lower().encode()].decode("latin-1")
+
+
+@given(st.text(max_size=30))
+def test_header_values_are_sent_as_latin1_or_refused(value):
+    raw = json.dumps({"headers": {"x-h": value}}).encode()
+    try:
+        prelude = parse_prelude(raw)
+    except PreludeError:
+        # Refused: a control character (CR/LF/NUL split the head) or a
+        # character Latin-1 cannot carry.
+        assert any((c < " " and c != "\t") or c == "\x7f" or ord(c) > 0xFF for c in value)
+        return
+    assert prelude.headers == [("x-h", value)]
+    # What we accept, an independent HTTP implementation carries to the client intact.
+    assert _h11_round_trip("x-h", value.strip(" \t")) == value.strip(" \t")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"x-h": "日本"}, {"x-h": "a\x00b"}, {"x-h": "a\nb"}, {"x-h": "\x7f"}, {"x-h": "\ud800"}],
+)
+def test_unsendable_header_values_are_refused_streamed_and_buffered(headers):
+    with pytest.raises(PreludeError, match="cannot be sent"):
+        PreludeDecoder().feed(json.dumps({"headers": headers}).encode() + b"\0" * 8)
+    with pytest.raises(PreludeError, match="cannot be sent"):
+        map_buffered(json.dumps({"statusCode": 200, "headers": headers}).encode())
+
+
+def test_latin1_header_values_and_cookies_pass():
+    prelude = parse_prelude('{"headers": {"x-h": "café"}, "cookies": ["n=café"]}'.encode())
+    assert prelude.headers == [("x-h", "café")] and prelude.cookies == ["n=café"]
+    with pytest.raises(PreludeError):
+        parse_prelude('{"cookies": ["n=日本"]}'.encode())

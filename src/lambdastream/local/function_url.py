@@ -220,8 +220,18 @@ class _UrlSink:
         # Always followed at once by the first body bytes or the end.
         self.writer.start(prelude.status, headers, TRAILERS, with_body=True)
 
+    def on_failure(self, inv: Invocation, exc: Exception) -> None:
+        # A bug of ours or a response we could not send: this client alone
+        # gets a 502 (or the end of its stream); the server and the runtime
+        # carry on.
+        self.failed = True
+        self.printer.error(f"{inv.request_id} could not send the response: {exc!r}")
+        self.writer.abort()
+
     def _bad_response(self, inv: Invocation, why: str) -> None:
-        self.printer.error(f"{inv.request_id} {why}")
+        # The function's answer cannot be sent as HTTP (bad prelude, bad
+        # header): a function error, as Lambda reports an invalid response.
+        self.printer.error(f"{inv.request_id} Runtime.InvalidResponse: {why}")
         self.failed = True
         if self.writer.started:
             self.writer.end([("Lambda-Runtime-Function-Error-Type", "Runtime.InvalidResponse")])

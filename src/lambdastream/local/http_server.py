@@ -67,6 +67,11 @@ class ResponseWriter:
         return self._conn.closed
 
     def _head_bytes(self, status: int, headers: Iterable[tuple[str, str]], framing: str) -> bytes:
+        """The status line and headers; raises ``UnicodeEncodeError`` for a non-Latin-1 header.
+
+        Header values go out as Latin-1 (RFC 7230 obs-text): the frontends
+        validate what a function sets (``prelude.py``) before it gets here.
+        """
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
         lines.extend(f"{name}: {value}" for name, value in headers)
         lines.append(f"Date: {formatdate(usegmt=True)}")
@@ -77,9 +82,13 @@ class ResponseWriter:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        """Send a complete response."""
-        self.started = True
+        """Send a complete response.
+
+        Raises (and sends nothing) if the head cannot be encoded: the
+        response has then not started, and ``abort`` can still answer.
+        """
         head = self._head_bytes(status, headers, f"Content-Length: {len(body)}")
+        self.started = True
         self._conn.write(head if self._head_only else head + body)
         self._finish()
 
@@ -96,16 +105,20 @@ class ResponseWriter:
         ``with_body``: the caller writes (or ends) right away; the head then
         leaves in the same send as those bytes.
         """
-        self.started = True
         if self._http10:
-            self._keep_alive = False
             framing = ""
         else:
-            self._chunked = True
             framing = "Transfer-Encoding: chunked" + (
                 f"\r\nTrailer: {trailers}" if trailers else ""
             )
+        # Encoded before anything changes: a head that cannot be sent leaves
+        # the response unstarted, so the client can still get a 502.
         head = self._head_bytes(status, headers, framing)
+        self.started = True
+        if self._http10:
+            self._keep_alive = False
+        else:
+            self._chunked = True
         if with_body:
             self._head = head  # one send, one packet for head and first bytes
         else:
@@ -142,15 +155,41 @@ class ResponseWriter:
         """End a streamed response, with trailers if given."""
         if self.finished:
             return
+        # Encoded first: trailers that cannot be sent raise with nothing sent.
+        tail = "".join(f"{k}: {v}\r\n" for k, v in trailers or ()).encode("latin-1")
         head, self._head = self._head, b""
         if self._chunked and not self._head_only:
-            tail = "".join(f"{k}: {v}\r\n" for k, v in trailers or ())
-            self._conn.write(head + b"0\r\n" + tail.encode("latin-1") + b"\r\n")
+            self._conn.write(head + b"0\r\n" + tail + b"\r\n")
         elif head:
             self._conn.write(head)
         if not self._chunked:
             self._keep_alive = False
         self._finish()
+
+    def abort(self, status: int = 502) -> None:
+        """End this response after a failure on our side, leaving the connection usable.
+
+        Nothing sent yet: a plain ``status`` response. A stream under way:
+        its body ends (the terminating chunk, or the connection closes for a
+        close-delimited HTTP/1.0 body). Never raises.
+        """
+        if self.finished:
+            return
+        try:
+            if not self.started or self._head:  # the head never left
+                self._head = b""
+                self._chunked = False
+                self.started = False
+                reason = _REASONS.get(status, "Error")
+                self.send(status, [("content-type", "text/plain")], reason.encode())
+            elif self._chunked:
+                self.end()
+            else:
+                self._keep_alive = False
+                self._finish()
+        except Exception:  # nothing more can be said on this connection
+            self._keep_alive = False
+            self._finish()
 
     def _finish(self) -> None:
         self.finished = True
@@ -285,10 +324,7 @@ class _HttpConnection(asyncio.Protocol):
             import traceback
 
             traceback.print_exception(exc)
-            if not writer.started:
-                writer.send(500, [("content-type", "text/plain")], b"Internal Server Error")
-            else:
-                self.close()
+            writer.abort(500)
 
     def response_done(self, keep_alive: bool) -> None:
         self._writer = None

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
@@ -77,6 +78,12 @@ class Sink(Protocol):
     def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
         """The response is complete; ``error`` says how it failed, if it did."""
 
+    def on_failure(self, inv: Invocation, exc: Exception) -> None:
+        """One of the calls above raised ``exc``: end the client's response as best it can.
+
+        The sink is detached first and gets no further calls.
+        """
+
 
 class Producer(Protocol):
     """The runtime-side connection feeding an invocation."""
@@ -93,6 +100,9 @@ class _NullSink:
         pass
 
     def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
+        pass
+
+    def on_failure(self, inv: Invocation, exc: Exception) -> None:
         pass
 
 
@@ -163,12 +173,18 @@ class Invocation:
         self._producer = producer
         if self._paused and producer is not None:
             producer.pause_producing()
-        self._sink.on_start(self)
+        try:
+            self._sink.on_start(self)
+        except Exception as exc:
+            self._sink_failed(exc)
 
     def push(self, pieces: list[memoryview] | list[bytes]) -> None:
         """Body bytes from the runtime, in arrival order."""
         self.bytes_sent += sum(map(len, pieces))
-        self._sink.on_body(self, pieces)
+        try:
+            self._sink.on_body(self, pieces)
+        except Exception as exc:
+            self._sink_failed(exc)
 
     def finish(self, error: FunctionError | None) -> None:
         """The response ended (``error`` set if it failed); later calls are ignored."""
@@ -177,4 +193,25 @@ class Invocation:
         self.done = True
         self.error = error
         self._producer = None
-        self._sink.on_end(self, error)
+        try:
+            self._sink.on_end(self, error)
+        except Exception as exc:
+            self._sink_failed(exc)
+
+    def _sink_failed(self, exc: Exception) -> None:
+        """A frontend's callback raised: the frontend ends its client's response.
+
+        The exception stops here: it must not reach the Runtime API
+        connection that called us (that would drop the runtime's connection
+        and leave its request unanswered). The function runs on, its bytes
+        are dropped, and the runtime gets its usual answer.
+        """
+        sink, self._sink = self._sink, _NullSink()
+        self.resume_producer()
+        on_failure = getattr(sink, "on_failure", None)
+        try:
+            if on_failure is None:
+                raise exc
+            on_failure(self, exc)
+        except Exception as unhandled:
+            traceback.print_exception(unhandled)

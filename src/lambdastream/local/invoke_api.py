@@ -26,6 +26,7 @@ import asyncio
 import base64
 import binascii
 import json
+import traceback
 import uuid
 from urllib.parse import parse_qs, unquote
 
@@ -235,6 +236,9 @@ class _BufferedSink:
         else:
             self.writer.send(200, headers, b"".join(self.parts))
 
+    def on_failure(self, inv: Invocation, exc: Exception) -> None:
+        _abort(self.writer, exc)
+
 
 class _StreamSink:
     """``invoke_with_response_stream``: PayloadChunk events, then InvokeComplete."""
@@ -274,3 +278,12 @@ class _StreamSink:
             complete["LogResult"] = base64.b64encode(inv.log_tail).decode()
         self.writer.write([encode_event("InvokeComplete", json.dumps(complete).encode())])
         self.writer.end()
+
+    def on_failure(self, inv: Invocation, exc: Exception) -> None:
+        _abort(self.writer, exc)
+
+
+def _abort(writer: ResponseWriter, exc: Exception) -> None:
+    """A bug of ours: this caller alone gets a 502 or the end of its stream."""
+    traceback.print_exception(exc)
+    writer.abort()

@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -95,9 +96,37 @@ def _header_value(name: str, value: object) -> str:
     if not isinstance(value, (str, int, float)):
         raise PreludeError(f"header {name!r} must be a string")
     text = str(value)
-    if "\r" in text or "\n" in text or "\r" in name or "\n" in name or ":" in name:
+    if "\r" in name or "\n" in name or ":" in name:
         raise PreludeError(f"header {name!r} contains a line break or colon")
+    if not _sendable(text):
+        raise PreludeError(f"header {name!r} has a value that cannot be sent: {text!r}")
     return text
+
+
+def _sendable(value: str) -> bool:
+    """True if ``value`` can be a header value on the wire as it is.
+
+    Header values go out as Latin-1, RFC 7230's field-value (visible ASCII,
+    space, tab, and obs-text 0x80-0xFF, as Node's http module, Starlette
+    and h11 do): ``café`` is sent as the bytes ``caf\\xe9``, and an
+    HTTP client reading Latin-1 gets ``café`` back. A value with a control
+    character (CR/LF/NUL would split or end the head) or a character beyond
+    Latin-1 (``日本``) cannot be sent as it is. We refuse the whole response
+    rather than mangle the header (re-encode, drop or escape it): the
+    function's answer is invalid, the caller gets a 502, and the log says
+    ``Runtime.InvalidResponse``, so the problem shows up on the first local
+    run rather than as a different header in production (where what Lambda
+    does with such a value is not documented). Percent-encode such values
+    (RFC 8187) or put them in the body.
+
+    >>> _sendable("café"), _sendable("日本"), _sendable("a\\r\\nb: c"), _sendable("a\\tb")
+    (True, False, False, True)
+    """
+    return _FIELD_VALUE.fullmatch(value) is not None
+
+
+# RFC 7230 field-value: HTAB, SP, VCHAR (0x21-0x7E), obs-text (0x80-0xFF).
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 def _cookies(value: object) -> list[str]:
@@ -105,8 +134,9 @@ def _cookies(value: object) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise PreludeError("cookies must be a list of strings")
-    if any("\r" in c or "\n" in c for c in value):
-        raise PreludeError("a cookie contains a line break")
+    for cookie in value:
+        if not _sendable(cookie):
+            raise PreludeError(f"a cookie cannot be sent as a header: {cookie!r}")
     return value
 
 

@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import time
+import traceback
 from collections.abc import Callable
 from email.utils import formatdate
 from typing import Protocol
@@ -219,8 +220,15 @@ class _Connection(asyncio.Protocol):
             self.api.listener.on_truncated(self._inv)
 
     def data_received(self, data: bytes) -> None:
-        while data and self._state != _CLOSED:
-            data = self._body_received(data) if self._state == _BODY else self._head_received(data)
+        try:
+            while data and self._state != _CLOSED:
+                data = (
+                    self._body_received(data) if self._state == _BODY else self._head_received(data)
+                )
+        except Exception as exc:  # a bug of ours: answer the runtime, never leave it waiting
+            traceback.print_exception(exc)
+            self._truncate_invocation("the Runtime API failed reading the response")
+            self._fail("500 Internal Server Error", "ServiceException", repr(exc))
 
     # Producer, for Invocation backpressure
     def pause_producing(self) -> None:
@@ -336,15 +344,10 @@ class _Connection(asyncio.Protocol):
         self.transport.close()
         self._state = _CLOSED
 
-    def _truncate_invocation(self) -> None:
+    def _truncate_invocation(self, why: str = "the runtime sent a malformed body") -> None:
         inv, self._inv = self._inv, None
         if inv is not None and not inv.done:
-            self.api.listener.on_result(
-                inv,
-                FunctionError.make(
-                    "Runtime.TruncatedResponse", "the runtime sent a malformed body"
-                ),
-            )
+            self.api.listener.on_result(inv, FunctionError.make("Runtime.TruncatedResponse", why))
 
     # routing
     def _route(self, method: str, path: str, headers: dict[str, str]) -> None:
