@@ -14,10 +14,11 @@ HEADERS = """
 from lambdastream import StreamingResponse
 
 def handler(event, context):
-    value = event["queryStringParameters"]["v"]
+    query = event["queryStringParameters"]
+    headers = {query.get("n", "x-h"): query["v"]}
     if event["rawPath"] == "/buffered":
-        return {"statusCode": 200, "headers": {"x-h": value}, "body": "buffered"}
-    return StreamingResponse(iter(["streamed"]), headers={"x-h": value})
+        return {"statusCode": 200, "headers": headers, "body": "buffered"}
+    return StreamingResponse(iter(["streamed"]), headers=headers)
 """
 
 
@@ -46,6 +47,16 @@ def test_latin1_header_value_goes_out_as_latin1(dev_server, tmp_path, path):
     assert reply.status == 200
     assert reply.header("x-h") == "café"  # the client decodes Latin-1: the byte was 0xE9
     assert reply.body == path[1:].encode()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("path", ["/streamed", "/buffered"])
+def test_header_name_that_is_not_a_token_is_502(dev_server, tmp_path, path):
+    server = dev_server("app.handler", write_handler(tmp_path, HEADERS), "--timeout", "10")
+    reply = request(f"{server.url}{path}?n=bad%20name&v=1", timeout=15)
+    assert reply.status == 502 and reply.complete
+    assert all(name != "bad name" for name, _ in reply.headers)
+    server.wait_for_log(r"Runtime\.InvalidResponse: .*header name 'bad name' is not an HTTP token")
 
 
 @pytest.mark.timeout(30)

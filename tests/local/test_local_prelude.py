@@ -190,3 +190,24 @@ def test_latin1_header_values_and_cookies_pass():
     assert prelude.headers == [("x-h", "café")] and prelude.cookies == ["n=café"]
     with pytest.raises(PreludeError):
         parse_prelude('{"cookies": ["n=日本"]}'.encode())
+
+
+@given(st.text(max_size=12))
+def test_header_names_must_be_http_tokens_as_h11_requires(name):
+    raw = json.dumps({"headers": {name: "v"}}).encode()
+    try:
+        h11_accepts = bool(name) and _h11_round_trip(name, "v") == "v"
+    except (h11.LocalProtocolError, UnicodeEncodeError):
+        h11_accepts = False
+    try:
+        prelude = parse_prelude(raw)
+    except PreludeError:
+        assert not h11_accepts
+        return
+    assert h11_accepts and prelude.headers == [(name, "v")]
+
+
+@pytest.mark.parametrize("name", ["bad name", "a:b", "", "x-日本", "a\tb", "(x)"])
+def test_bad_header_names_are_refused(name):
+    with pytest.raises(PreludeError, match="not an HTTP token"):
+        parse_prelude(json.dumps({"headers": {name: "v"}}).encode())

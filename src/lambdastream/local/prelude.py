@@ -96,8 +96,11 @@ def _header_value(name: str, value: object) -> str:
     if not isinstance(value, (str, int, float)):
         raise PreludeError(f"header {name!r} must be a string")
     text = str(value)
-    if "\r" in name or "\n" in name or ":" in name:
-        raise PreludeError(f"header {name!r} contains a line break or colon")
+    if _TOKEN.fullmatch(name) is None:
+        # Same handling as a bad value: a name that is not an RFC 7230 token
+        # ("bad name", "a:b", "") would corrupt the head or be dropped by
+        # clients; the response is refused rather than sent half right.
+        raise PreludeError(f"header name {name!r} is not an HTTP token")
     if not _sendable(text):
         raise PreludeError(f"header {name!r} has a value that cannot be sent: {text!r}")
     return text
@@ -125,6 +128,8 @@ def _sendable(value: str) -> bool:
     return _FIELD_VALUE.fullmatch(value) is not None
 
 
+# RFC 7230 token (a header name): tchar+.
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 # RFC 7230 field-value: HTAB, SP, VCHAR (0x21-0x7E), obs-text (0x80-0xFF).
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
