@@ -35,13 +35,25 @@ _REASONS = {
     307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
     401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     409: "Conflict", 410: "Gone", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
-    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+    422: "Unprocessable Entity", 429: "Too Many Requests",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error",
     502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 }  # fmt: skip
 _WRITE_HIGH_WATER = 256 * 1024
 # Pieces below this are joined into one write; larger ones are written as
 # they are.
 _JOIN_LIMIT = 16 * 1024
+# A request head (request line and headers) is bounded like the body is:
+# over 64 KiB or over 100 header fields, the answer is 431. AWS documents no
+# figure for Function URLs that we could find; 64 KiB is above nginx's
+# default (4 x 8 KiB buffers) and any real browser's cookies, and 100 fields
+# is Apache's LimitRequestFields default, so a request that production
+# accepts is not refused here, while a client cannot make us hold an
+# unbounded head.
+MAX_HEAD = 64 * 1024
+MAX_HEADERS = 100
+_FEED = 16 * 1024  # bytes handed to the parser at a time
+_LINGER = 2.0  # seconds a refused connection drains the client's bytes before closing
 
 
 class ResponseWriter:
@@ -216,20 +228,41 @@ class _Parsed:
         self.headers: list[tuple[str, str]] = []
         self.body = bytearray()
         self.too_large = False
+        self.in_head = False  # between the start of a request and the end of its headers
+        self.head_size = 0  # request line and complete headers
+        self.head_read = 0  # bytes of reads that fell wholly inside the head
+        self.head_too_large = False
 
     def on_message_begin(self) -> None:
         self.url = b""
         self.headers = []
         self.body = bytearray()
         self.too_large = False
+        self.in_head = True
+        self.head_size = 0
+        self.head_read = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._count(len(name) + len(value) + 4)
+        if len(self.headers) > MAX_HEADERS:
+            self._head_too_large()
+
+    def _count(self, size: int) -> None:
+        self.head_size += size
+        if self.head_size > MAX_HEAD:
+            self._head_too_large()
+
+    def _head_too_large(self) -> None:
+        self.head_too_large = True
+        raise _HeadTooLarge  # stops the parser; feed_data raises HttpParserCallbackError
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
         for name, value in self.headers:
             if name.lower() == "expect" and value.lower() == "100-continue":
                 self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -254,15 +287,22 @@ class _Parsed:
         self.conn.queue.append((request, parser.should_keep_alive(), self.too_large))
 
 
+class _HeadTooLarge(Exception):
+    pass
+
+
 class _HttpConnection(asyncio.Protocol):
     def __init__(self, app: App, max_body: int, on_too_large: App) -> None:
         self.app = app
         self.max_body = max_body
         self.on_too_large = on_too_large
         self.queue: deque[tuple[HttpRequest, bool, bool]] = deque()
-        self.parser = httptools.HttpRequestParser(_Parsed(self))
+        self._parsed = _Parsed(self)
+        self.parser = httptools.HttpRequestParser(self._parsed)
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self._eof = False
+        self._discard = False  # refused: what the client still sends is dropped
         self.peer = "127.0.0.1"
         self._writer: ResponseWriter | None = None
 
@@ -288,27 +328,59 @@ class _HttpConnection(asyncio.Protocol):
             self._writer.on_resume()
 
     def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._reject(400, b"Upgrade is not supported")
+        if self._discard:
             return
-        except httptools.HttpParserError:
-            self._reject(400, b"Bad Request")
-            return
+        parsed = self._parsed
+        view = memoryview(data)
+        # Fed in slices so that the bytes of a head still being received are
+        # counted to within one slice (see below).
+        for start in range(0, len(view), _FEED):
+            piece = view[start : start + _FEED]
+            was_in_head = parsed.in_head
+            try:
+                self.parser.feed_data(piece)
+            except httptools.HttpParserUpgrade:
+                self._reject(400, b"Upgrade is not supported")
+                return
+            except httptools.HttpParserError:
+                if parsed.head_too_large:
+                    self._reject(431, b"Request Header Fields Too Large")
+                else:
+                    self._reject(400, b"Bad Request")
+                return
+            if was_in_head and parsed.in_head:
+                # The slice lies wholly inside one head. httptools holds a
+                # header until its line ends, so a head that never ends is
+                # bounded here, not by the callbacks' count.
+                parsed.head_read += len(piece)
+                if parsed.head_read > MAX_HEAD:
+                    self._reject(431, b"Request Header Fields Too Large")
+                    return
         if len(self.queue) > 1 and self.transport is not None:
             self.transport.pause_reading()  # a pipelining client waits its turn
         self._next()
 
     def _reject(self, status: int, body: bytes) -> None:
-        if self._writer is None and self.transport is not None:
-            reason = _REASONS.get(status, "Error")
-            self.transport.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n".encode()
-                + body
-            )
-        self.close()
+        transport = self.transport
+        if self._writer is not None or transport is None or self.closed:
+            self.close()  # a response is under way: nothing else can be said
+            return
+        reason = _REASONS.get(status, "Error")
+        transport.write(
+            f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body
+        )
+        # Lingering close: closing with the client's bytes still unread
+        # would reset the connection, and a reset can destroy our answer
+        # before the client reads it (a 431 while it still sends its huge
+        # head). End our side, drop what still arrives, close when the
+        # client does or after a few seconds.
+        self._discard = True
+        self.queue.clear()
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(_LINGER, self.close)
 
     def _next(self) -> None:
         if self._writer is not None or not self.queue or self.closed:
@@ -326,9 +398,15 @@ class _HttpConnection(asyncio.Protocol):
             traceback.print_exception(exc)
             writer.abort(500)
 
+    def eof_received(self) -> bool:
+        # A client may half-close (shutdown(SHUT_WR)) once its request is
+        # sent: keep our side open until the requests it sent are answered.
+        self._eof = True
+        return not self._discard and (self._writer is not None or bool(self.queue))
+
     def response_done(self, keep_alive: bool) -> None:
         self._writer = None
-        if not keep_alive:
+        if not keep_alive or (self._eof and not self.queue):
             self.close()
             return
         if self.transport is not None and not self.closed:
