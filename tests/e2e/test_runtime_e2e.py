@@ -44,6 +44,13 @@ def async_body(event, context):
 def events(event, context):
     return StreamingResponse(sse([{"event": "token", "data": "a\\nb"}, {"data": {"n": 1}}]))
 
+def async_events(event, context):
+    async def tokens():
+        for word in ["Hel", "lo"]:
+            await asyncio.sleep(0.01)
+            yield {"event": "token", "data": word}
+    return StreamingResponse(sse(tokens()))
+
 def empty(event, context):
     return StreamingResponse((), status_code=204, headers={"x-empty": "yes"})
 
@@ -161,6 +168,14 @@ def test_server_sent_events_are_framed(start):
     reply = request(server.url + "/")
     assert reply.header("content-type") == "text/event-stream"
     assert reply.body == b'event: token\ndata: a\ndata: b\n\ndata: {"n":1}\n\n'
+
+
+@pytest.mark.timeout(30)
+def test_server_sent_events_from_an_async_generator(start):
+    server, _ = start("async_events")
+    reply = request(server.url + "/")
+    assert reply.header("content-type") == "text/event-stream"
+    assert reply.body == b"event: token\ndata: Hel\n\nevent: token\ndata: lo\n\n"
 
 
 @pytest.mark.timeout(30)

@@ -122,6 +122,11 @@ class sse:
     def __init__(self, events: Iterable[Any] | AsyncIterable[Any]) -> None:
         self.events = events
 
+    @property
+    def is_async(self) -> bool:
+        """Whether the events come from an async iterable (the runtime asks)."""
+        return hasattr(self.events, "__aiter__")
+
     def __iter__(self):  # type: ignore[no-untyped-def]
         for item in self.events:  # type: ignore[union-attr]
             yield format_event(item)
