@@ -34,8 +34,7 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests examples bench
 	$(PY) -m mypy src
 
-test: install system-deps node-ric
-	$(VENV)/bin/ruff check src tests examples bench
+test: install system-deps node-ric lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: install
