@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import sys
@@ -56,11 +57,28 @@ class LogPrinter:
         if color is None:
             color = self.stream.isatty() and not os.environ.get("NO_COLOR")
         self.color = color
+        self._flush_pending = False
 
     def _write(self, text: str, style: str = "") -> None:
         if self.color and style:
             text = f"{style}{text}{_RESET}"
         self.stream.write(text + "\n")
+        if self._flush_pending:
+            return
+        # Inside the server, lines are flushed once the current event is
+        # handled: a START line then costs no write before the event reaches
+        # the runtime, and START/END/REPORT leave in one write. Lines keep
+        # their order (one stream); they are out before the loop waits again.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.stream.flush()
+            return
+        self._flush_pending = True
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
         self.stream.flush()
 
     def platform(self, line: str) -> None:

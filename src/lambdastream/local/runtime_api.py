@@ -24,12 +24,12 @@ import json
 import time
 import traceback
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Protocol
 
 import httptools
 
 from lambdastream.local.chunked import ChunkedDecoder, ChunkedError
+from lambdastream.local.http_server import http_date
 from lambdastream.local.invocation import FunctionError, Invocation
 
 __all__ = [
@@ -75,7 +75,7 @@ class RuntimeApiListener(Protocol):
 
 def _response(status: str, body: bytes, extra: str = "") -> bytes:
     return (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nDate: {formatdate(usegmt=True)}"
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nDate: {http_date()}"
         f"\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
