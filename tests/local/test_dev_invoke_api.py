@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from dev_in_process import serve_in_process
 from support import lambda_client, write_handler
 
 HANDLER = """
@@ -277,3 +278,42 @@ def test_api_rejects_non_post_cleanly(fn):
         urllib.request.urlopen(server.api_url + "/2015-03-31/functions/app/invocations")
     assert err.value.code == 404
     assert err.value.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+
+
+@pytest.mark.timeout(30)
+def test_stream_failure_of_ours_still_ends_with_invoke_complete(tmp_path, monkeypatch):
+    from lambdastream.eventstream import EventStreamError
+    from lambdastream.local import invoke_api
+
+    def encode_event(event_type, payload, *args):
+        if b"boom" in payload:  # a chunk the dev server cannot send
+            raise EventStreamError("payload cannot be framed")
+        return real(event_type, payload, *args)
+
+    real = invoke_api.encode_event
+    monkeypatch.setattr(invoke_api, "encode_event", encode_event)
+    root = write_handler(
+        tmp_path,
+        """
+        import time
+        def handler(event, context):
+            yield "part 0\\n"
+            time.sleep(0.3)
+            yield "boom\\n"
+            yield "part 2\\n"
+        """,
+    )
+    with serve_in_process(root) as dev:
+        lam = lambda_client(dev.api_url)
+        reply, chunks, complete = stream(lam, {}, LogType="Tail")
+        assert reply["StatusCode"] == 200
+        assert b"".join(c for _, c in chunks) == b"part 0\n"
+        assert complete is not None and complete["ErrorCode"] == "Runtime.InvalidResponse"
+        details = json.loads(complete["ErrorDetails"])
+        assert details["errorType"] == "Runtime.InvalidResponse"
+        assert "payload cannot be framed" in details["errorMessage"]
+        assert "LogResult" in complete
+        assert "Runtime.InvalidResponse: could not send the response" in dev.log.getvalue()
+        # The server and the runtime carry on.
+        _, chunks, complete = stream(lam, {"again": 1})
+        assert complete is not None and complete["ErrorCode"] == "Runtime.InvalidResponse"

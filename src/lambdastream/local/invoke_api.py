@@ -30,10 +30,11 @@ import traceback
 import uuid
 from urllib.parse import parse_qs, unquote
 
-from lambdastream.eventstream import encode_event
+from lambdastream.eventstream import EventStreamError, encode_event
 from lambdastream.local.environments import FunctionConfig, Pool, TooManyRequests
 from lambdastream.local.http_server import ResponseWriter
 from lambdastream.local.invocation import FunctionError, Invocation
+from lambdastream.local.logs import LogPrinter
 from lambdastream.local.runtime_api import MAX_BUFFERED_RESPONSE
 from lambdastream.local.url_event import HttpRequest
 
@@ -131,7 +132,9 @@ class InvokeApi:
             return writer.send(202, [("x-amzn-RequestId", inv.request_id)], b"")
         tail = log_type == "Tail"
         sink: _StreamSink | _BufferedSink = (
-            _StreamSink(writer, tail) if streaming else _BufferedSink(writer, tail)
+            _StreamSink(writer, tail, self.pool.printer)
+            if streaming
+            else _BufferedSink(writer, tail)
         )
         inv.attach(sink)
         writer.on_pause = inv.pause_producer
@@ -243,9 +246,10 @@ class _BufferedSink:
 class _StreamSink:
     """``invoke_with_response_stream``: PayloadChunk events, then InvokeComplete."""
 
-    def __init__(self, writer: ResponseWriter, tail: bool) -> None:
+    def __init__(self, writer: ResponseWriter, tail: bool, printer: LogPrinter) -> None:
         self.writer = writer
         self.tail = tail
+        self.printer = printer
 
     def begin(self, inv: Invocation) -> None:
         self.writer.start(
@@ -270,17 +274,36 @@ class _StreamSink:
             self.writer.write(frames)
 
     def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
-        complete: dict[str, str] = {}
-        if error is not None:
-            complete["ErrorCode"] = error.error_type
-            complete["ErrorDetails"] = error.body.decode("utf-8", "replace")
-        if self.tail:
-            complete["LogResult"] = base64.b64encode(inv.log_tail).decode()
-        self.writer.write([encode_event("InvokeComplete", json.dumps(complete).encode())])
+        self.writer.write([_invoke_complete(error, inv.log_tail if self.tail else None)])
         self.writer.end()
 
     def on_failure(self, inv: Invocation, exc: Exception) -> None:
-        _abort(self.writer, exc)
+        # A bug of ours or a response we could not encode: the caller still
+        # gets its InvokeComplete, with the error, while the stream is open.
+        traceback.print_exception(exc)
+        writer = self.writer
+        error_type = (
+            "Runtime.InvalidResponse" if isinstance(exc, EventStreamError) else "ServiceException"
+        )
+        error = FunctionError.make(error_type, f"could not send the response: {exc!r}")
+        self.printer.error(f"{inv.request_id} {error.error_type}: {error.message}")
+        if writer.started and not writer.finished and not writer.closed:
+            try:
+                writer.write([_invoke_complete(error, inv.log_tail if self.tail else None)])
+            except Exception as again:  # nothing more can be said: just end the stream
+                traceback.print_exception(again)
+        writer.abort()
+
+
+def _invoke_complete(error: FunctionError | None, log_tail: bytes | None) -> bytes:
+    """The final ``InvokeComplete`` event: the error, if any, and the log tail if asked."""
+    complete: dict[str, str] = {}
+    if error is not None:
+        complete["ErrorCode"] = error.error_type
+        complete["ErrorDetails"] = error.body.decode("utf-8", "replace")
+    if log_tail is not None:
+        complete["LogResult"] = base64.b64encode(log_tail).decode()
+    return encode_event("InvokeComplete", json.dumps(complete).encode())
 
 
 def _abort(writer: ResponseWriter, exc: Exception) -> None:
