@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from h11client import request
-from support import write_handler
+from support import REPO, write_handler
 
 ECHO = """
 import json
@@ -100,3 +102,31 @@ def test_watch_restarts_environments_on_change(dev_server, tmp_path):
     write_handler(tmp_path, "def handler(event, context):\n    return 'v2'\n")
     server.wait_for_log(r"change detected \(app\.py\)")
     assert request(server.url + "/").body == b'"v2"'
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--cors-expose-headers", "日本"),
+        ("--cors-expose-headers", "x-a\r\nx-b: 1"),
+        ("--cors-headers", "content-type\n"),
+        ("--cors-methods", "GET\x1b"),
+        ("--cors-origin", "https://a.example\r\nSet-Cookie: x=1"),
+    ],
+    ids=["non-latin-1", "crlf", "lf", "escape", "origin-crlf"],
+)
+def test_cors_value_that_cannot_be_a_header_is_refused_at_startup(tmp_path, flag, value):
+    root = write_handler(tmp_path, ECHO)
+    args = [] if flag == "--cors-origin" else ["--cors-origin", "*"]
+    done = subprocess.run(
+        [sys.executable, "-m", "lambdastream", "dev", "app.handler", "--root", str(root),
+         "--port", "0", "--api-port", "0", *args, flag, value],
+        capture_output=True, text=True, timeout=20, cwd=str(REPO), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2, done
+    assert "Function URL" not in done.stdout  # it never listened
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, done.stderr
+    assert f"argument {flag}:" in errors[0]
+    assert "cannot be sent as an HTTP header value" in errors[0]

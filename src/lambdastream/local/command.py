@@ -47,6 +47,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def _header_value(text: str) -> str:
+    """A ``--cors-*`` value: it is sent as a header, so it must be one."""
+    from lambdastream.local.prelude import sendable
+
+    if not sendable(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} cannot be sent as an HTTP header value"
+            " (Latin-1 text without control characters)"
+        )
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``dev``'s flags."""
     parser.add_argument("handler", metavar="HANDLER", help="module.function, e.g. app.handler")
@@ -116,19 +128,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cors-origin",
+        type=_header_value,
         action="append",
         default=[],
         metavar="ORIGIN",
         help="allow this origin (repeatable; * for any)",
     )
     parser.add_argument(
-        "--cors-methods", default="*", metavar="LIST", help="allowed methods for CORS (default *)"
+        "--cors-methods",
+        type=_header_value,
+        default="*",
+        metavar="LIST",
+        help="allowed methods for CORS (default *)",
     )
     parser.add_argument(
-        "--cors-headers", default="", metavar="LIST", help="allowed request headers for CORS"
+        "--cors-headers",
+        type=_header_value,
+        default="",
+        metavar="LIST",
+        help="allowed request headers for CORS",
     )
     parser.add_argument(
         "--cors-expose-headers",
+        type=_header_value,
         default="",
         metavar="LIST",
         help="response headers exposed to the page",

@@ -30,6 +30,7 @@ __all__ = [
     "PreludeDecoder",
     "PreludeError",
     "parse_prelude",
+    "sendable",
 ]
 
 HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
@@ -101,12 +102,12 @@ def _header_value(name: str, value: object) -> str:
         # ("bad name", "a:b", "") would corrupt the head or be dropped by
         # clients; the response is refused rather than sent half right.
         raise PreludeError(f"header name {name!r} is not an HTTP token")
-    if not _sendable(text):
+    if not sendable(text):
         raise PreludeError(f"header {name!r} has a value that cannot be sent: {text!r}")
     return text
 
 
-def _sendable(value: str) -> bool:
+def sendable(value: str) -> bool:
     """True if ``value`` can be a header value on the wire as it is.
 
     Header values go out as Latin-1, RFC 7230's field-value (visible ASCII,
@@ -122,7 +123,7 @@ def _sendable(value: str) -> bool:
     does with such a value is not documented). Percent-encode such values
     (RFC 8187) or put them in the body.
 
-    >>> _sendable("café"), _sendable("日本"), _sendable("a\\r\\nb: c"), _sendable("a\\tb")
+    >>> sendable("café"), sendable("日本"), sendable("a\\r\\nb: c"), sendable("a\\tb")
     (True, False, False, True)
     """
     return _FIELD_VALUE.fullmatch(value) is not None
@@ -140,7 +141,7 @@ def _cookies(value: object) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise PreludeError("cookies must be a list of strings")
     for cookie in value:
-        if not _sendable(cookie):
+        if not sendable(cookie):
             raise PreludeError(f"a cookie cannot be sent as a header: {cookie!r}")
     return value
 
