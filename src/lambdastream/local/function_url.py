@@ -107,10 +107,7 @@ class FunctionUrl:
         )
         inv.payload = _event_json(event).encode()
         sink = _UrlSink(writer, self.printer, extra, strip_cors=self.cors is not None)
-        inv.attach(sink)
-        writer.on_pause = inv.pause_producer
-        writer.on_resume = inv.resume_producer
-        writer.on_close = inv.detach
+        inv.attach_client(sink, writer)
         try:
             self.pool.invoke(inv)
         except TooManyRequests:

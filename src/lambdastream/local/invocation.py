@@ -31,6 +31,7 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,6 +75,14 @@ def _uuid4(hex32: str) -> str:
     """
     variant = "89ab"[int(hex32[16], 16) & 3]
     return f"{hex32[:8]}-{hex32[8:12]}-4{hex32[13:16]}-{variant}{hex32[17:20]}-{hex32[20:32]}"
+
+
+class PacedConnection(Protocol):
+    """A client connection that reports when it stalls, drains and closes."""
+
+    on_pause: Callable[[], None]
+    on_resume: Callable[[], None]
+    on_close: Callable[[], None]
 
 
 class Sink(Protocol):
@@ -155,6 +164,17 @@ class Invocation:
     def attach(self, sink: Sink) -> None:
         """Receive this invocation's response through ``sink`` (one per invocation)."""
         self._sink = sink
+
+    def attach_client(self, sink: Sink, connection: PacedConnection) -> None:
+        """Attach ``sink`` and let the client's ``connection`` pace this invocation.
+
+        A client that stops reading pauses the runtime (bounded buffering);
+        one that goes away detaches the sink.
+        """
+        self.attach(sink)
+        connection.on_pause = self.pause_producer
+        connection.on_resume = self.resume_producer
+        connection.on_close = self.detach
 
     def detach(self) -> None:
         """Stop delivering (the client went away); the function still runs to its end."""

@@ -136,10 +136,7 @@ class InvokeApi:
             if streaming
             else _BufferedSink(writer, tail)
         )
-        inv.attach(sink)
-        writer.on_pause = inv.pause_producer
-        writer.on_resume = inv.resume_producer
-        writer.on_close = inv.detach
+        inv.attach_client(sink, writer)
         try:
             self.pool.invoke(inv)
         except TooManyRequests:
