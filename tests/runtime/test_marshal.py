@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lambdastream.runtime.errors import RuntimeFault
-from lambdastream.runtime.marshal import decode_event, encode_result
+from lambdastream.runtime.marshal import compact_json, decode_event, encode_result, loads
 
 scalars = (
     st.none()
@@ -74,3 +75,77 @@ def test_event_that_is_not_json_is_an_unmarshal_error():
 
 def test_event_of_another_content_type_is_passed_raw():
     assert decode_event(b"raw", "application/octet-stream") == b"raw"
+
+
+# The codec calls json's C accelerator directly; json itself is the reference.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+padding = st.sampled_from(["", " ", "\n", "\t \r\n", "\u00a0", "\x0b"])
+
+
+def _json_loads_outcome(data):
+    try:
+        return ("ok", json.loads(data))
+    except Exception as exc:
+        return ("error", type(exc), str(exc))
+
+
+def _loads_outcome(data):
+    try:
+        return ("ok", loads(data))
+    except Exception as exc:
+        return ("error", type(exc), str(exc))
+
+
+def _same(a, b):
+    # NaN is never equal to itself: compare through json's own encoding.
+    if a[0] == "ok" and b[0] == "ok":
+        return json.dumps(a[1]) == json.dumps(b[1])
+    return a == b
+
+
+@given(json_values, padding, padding)
+def test_loads_decodes_as_json_loads(value, before, after):
+    text = before + json.dumps(value) + after
+    for data in (text, text.encode("utf-8", "surrogatepass")):
+        assert _same(_loads_outcome(data), _json_loads_outcome(data))
+
+
+@given(st.binary(max_size=40) | st.text(max_size=40))
+def test_loads_fails_as_json_loads_fails(data):
+    assert _same(_loads_outcome(data), _json_loads_outcome(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf{}",
+        "\ufeff{}",
+        '{"a": 1} x',
+        '{"a": 1}{"b": 2}',
+        "[1, 2",
+        "",
+        "   ",
+        "NaN",
+        "-Infinity",
+        '"\ud800"',
+        '{"a": 1}'.encode("utf-16"),
+        '{"a": 1}'.encode("utf-32-le"),
+        bytearray(b"[1]"),
+    ],
+)
+def test_loads_edge_inputs_match_json_loads(data):
+    assert _same(_loads_outcome(data), _json_loads_outcome(data))
+
+
+@given(json_values)
+def test_compact_json_is_json_dumps_with_compact_separators(value):
+    assert compact_json(value) == json.dumps(value, separators=(",", ":"))
+
+
+def test_compact_json_refuses_what_json_refuses():
+    with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
+        compact_json({"s": {1}})

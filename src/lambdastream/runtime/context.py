@@ -1,9 +1,10 @@
 """The context object handed to a handler, as awslambdaric builds it."""
 
-import json
 import os
 import sys
 import time
+
+from lambdastream.runtime.marshal import loads
 
 
 class CognitoIdentity:
@@ -147,7 +148,7 @@ class LambdaContext:
 
 def _parse_json_header(value: str, name: str) -> object:
     try:
-        return json.loads(value)
+        return loads(value)
     except ValueError as exc:
         from lambdastream.runtime.errors import RuntimeFault
 

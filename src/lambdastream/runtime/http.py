@@ -5,9 +5,7 @@ HTTP integration prelude (JSON, then 8 NUL bytes) and then the body, one
 chunk per item the body yields. :func:`sse` frames Server-Sent Events.
 """
 
-from __future__ import annotations
-
-import json
+from lambdastream.runtime.marshal import compact_json
 
 # typing and collections.abc cost milliseconds of every cold start that
 # imports StreamingResponse: annotations only, checked duck-typed at run time.
@@ -50,10 +48,10 @@ class StreamingResponse:
 
     def __init__(
         self,
-        body: Iterable[Chunk] | AsyncIterable[Chunk] = (),
+        body: "Iterable[Chunk] | AsyncIterable[Chunk]" = (),
         status_code: int = 200,
-        headers: HeaderInput = None,
-        cookies: Iterable[str] | None = None,
+        headers: "HeaderInput" = None,
+        cookies: "Iterable[str] | None" = None,
         media_type: str | None = None,
     ) -> None:
         if isinstance(body, (bytes, bytearray, memoryview, str)):
@@ -96,7 +94,7 @@ class StreamingResponse:
         meta: dict[str, Any] = {"statusCode": self.status_code, "headers": self.headers}
         if self.cookies:
             meta["cookies"] = self.cookies
-        return json.dumps(meta, separators=(",", ":")).encode() + PRELUDE_DELIMITER
+        return compact_json(meta).encode() + PRELUDE_DELIMITER
 
 
 class sse:
@@ -119,7 +117,7 @@ class sse:
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: Iterable[Any] | AsyncIterable[Any]) -> None:
+    def __init__(self, events: "Iterable[Any] | AsyncIterable[Any]") -> None:
         self.events = events
 
     @property
@@ -143,7 +141,7 @@ class sse:
         return self._aiter()
 
 
-def format_event(item: Any) -> str:
+def format_event(item: "Any") -> str:
     """Return one Server-Sent Event, framed and ended by a blank line.
 
     >>> format_event({"event": "token", "data": "a\\nb"})
@@ -167,11 +165,11 @@ def format_event(item: Any) -> str:
     return "".join(out) + "\n"
 
 
-def _data_lines(data: Any) -> str:
+def _data_lines(data: "Any") -> str:
     if isinstance(data, (bytes, bytearray)):
         data = bytes(data).decode()
     elif not isinstance(data, str):
-        data = json.dumps(data, separators=(",", ":"))
+        data = compact_json(data)
     return "".join(f"data: {line}\n" for line in _lines(data))
 
 
