@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "serve a local bedrock-runtime endpoint for boto3",
     ),
     "invoke": ("lambdastream.invoke_command", "stream a Function URL's or function's answer"),
+    "build": (
+        "lambdastream.deploy.command",
+        "build the layer that lets the managed Python runtimes stream",
+    ),
 }
 
 
