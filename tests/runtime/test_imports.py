@@ -70,7 +70,7 @@ def test_cold_start_path_leaves_costly_modules_unloaded(statement):
 def test_events_and_results_are_coded_without_the_json_package():
     statement = (
         "from lambdastream.runtime.marshal import compact_json, encode_result, loads; "
-        "loads(b' {\"a\": [1, 2.5, null, \"\\\\u00e9\"]} '); "
+        'loads(b\' {"a": [1, 2.5, null, "\\\\u00e9"]} \'); '
         "encode_result({'a': [1, 2.5, None, 'x']}); compact_json({'statusCode': 200})"
     )
     names = set(imported_by(statement))

@@ -176,6 +176,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--watch", action="store_true", help="restart environments when files under --root change"
     )
     parser.add_argument(
+        "--snap-start",
+        action="store_true",
+        help="initialize as SnapStart does (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start,"
+        " /restore/next, snapshot hooks)",
+    )
+    parser.add_argument(
         "--bedrock-local",
         action="store_true",
         help="start a local Bedrock endpoint and point the function at it",
@@ -235,6 +241,7 @@ async def _serve(args: argparse.Namespace) -> None:
         region=args.region,
         log_format=args.log_format,
         emulate_bandwidth=args.emulate_bandwidth,
+        snap_start=args.snap_start,
     )
     pool = Pool(config, printer)
     authorize = None

@@ -37,6 +37,8 @@ __all__ = ["FunctionConfig", "Pool", "TooManyRequests"]
 
 ACCOUNT_ID = "123456789012"
 LOG_TAIL = 4096
+# The directory holding the lambdastream package: the runtime's code.
+_RUNTIME_DIR = str(Path(__file__).resolve().parents[2])
 # Lambda gives init 10 s of its own before an on-demand invocation's timeout.
 INIT_TIMEOUT = 10.0
 _PASSED_THROUGH = (
@@ -75,6 +77,7 @@ class FunctionConfig:
     log_format: str = "Text"
     max_stream: int = MAX_STREAMED_RESPONSE
     emulate_bandwidth: bool = False
+    snap_start: bool = False
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -95,26 +98,29 @@ class FunctionConfig:
         """The environment a runtime starts with (lambda-facts: "Execution environment")."""
         env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
         env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL")})
-        root = str(self.root.resolve())
-        pythonpath = [root, os.environ.get("PYTHONPATH", "")]
+        # Lambda sets no PYTHONPATH (the runtime puts the task root on
+        # sys.path itself); one the developer set is theirs to pass on.
+        if os.environ.get("PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
         env.update(
             {
                 "AWS_LAMBDA_RUNTIME_API": runtime_api,
                 "_HANDLER": self.handler,
-                "LAMBDA_TASK_ROOT": root,
-                "LAMBDA_RUNTIME_DIR": str(Path(sys.prefix).resolve()),
+                "LAMBDA_TASK_ROOT": str(self.root.resolve()),
+                # Where the runtime's own code lives, as /var/runtime on Lambda.
+                "LAMBDA_RUNTIME_DIR": _RUNTIME_DIR,
                 "AWS_LAMBDA_FUNCTION_NAME": self.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if self.snap_start else "on-demand",
                 "AWS_LAMBDA_LOG_FORMAT": self.log_format,
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}",
                 "TZ": ":UTC",
-                "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p),
                 # Lines reach the log as printed, in order with START/END.
                 "PYTHONUNBUFFERED": "1",
             }
@@ -148,6 +154,7 @@ class Environment:
             timeout=self.config.timeout,
             max_stream=self.config.max_stream,
             emulate_bandwidth=self.config.emulate_bandwidth,
+            snap_start=self.config.snap_start,
         )
         self.state = "starting"  # starting -> idle <-> busy -> dead
         self.stale = False
@@ -155,6 +162,8 @@ class Environment:
         self.current: Invocation | None = None
         self._spawned_at = 0.0
         self._init_ms: float | None = None
+        self._restore_started = 0.0
+        self._restore_ms: float | None = None
         self._init_reported = False
         self._delivered_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -208,10 +217,7 @@ class Environment:
 
     # RuntimeApiListener
     def on_ready(self) -> None:
-        if self._init_ms is None:
-            self._init_ms = (time.monotonic() - self._spawned_at) * 1000
-            if self._init_timer is not None:
-                self._init_timer.cancel()
+        self._init_done()
         if self.stale:
             self.state = "dead"
             self.kill()
@@ -221,10 +227,7 @@ class Environment:
         self.pool._idle(self)
 
     def on_delivered(self, inv: Invocation) -> None:
-        if self._init_ms is None:
-            self._init_ms = (time.monotonic() - self._spawned_at) * 1000
-            if self._init_timer is not None:
-                self._init_timer.cancel()
+        self._init_done()
         self._read_logs()
         self._tail.clear()
         self._delivered_at = time.monotonic()
@@ -235,12 +238,44 @@ class Environment:
     def on_result(self, inv: Invocation, error: FunctionError | None) -> None:
         self._complete(inv, error)
 
+    def on_restore(self) -> None:
+        # SnapStart: init ends where the snapshot would be taken; what the
+        # runtime does after the restore (its after-restore hooks) until it
+        # asks for work is the restore, reported on the first REPORT.
+        self._init_done()
+        self._restore_started = time.monotonic()
+        self._platform("RESTORE_START Runtime Version: lambdastream-dev")
+
+    def on_restore_error(self, error: FunctionError) -> None:
+        self._restore_finished("error")
+        self._failed(error)
+
+    def _init_done(self) -> None:
+        if self._init_ms is None:
+            self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+            if self._init_timer is not None:
+                self._init_timer.cancel()
+        if self._restore_started and self._restore_ms is None:
+            self._restore_finished("success")
+
+    def _restore_finished(self, status: str) -> None:
+        self._restore_ms = (time.monotonic() - self._restore_started) * 1000
+        self._platform(
+            f"RESTORE_REPORT Restore Duration: {self._restore_ms:.2f} ms\tStatus: {status}"
+        )
+
     def on_init_error(self, error: FunctionError) -> None:
-        self._init_error = error
         self.printer.error(
             f"INIT_REPORT Init Duration: {self._elapsed_init():.2f} ms\tPhase: init\tStatus: error"
             f"\tError Type: {error.error_type}"
         )
+        self._failed(error)
+
+    def _failed(self, error: FunctionError) -> None:
+        """The environment cannot serve: init (or a SnapStart restore) failed."""
+        self._init_error = error
+        if self._init_timer is not None:
+            self._init_timer.cancel()
         if self.current is not None:
             self._complete(self.current, error)
         self.state = "dead"
@@ -279,9 +314,9 @@ class Environment:
         if self._delivered_at:
             duration = (time.monotonic() - self._delivered_at) * 1000
             self._platform(f"END RequestId: {inv.request_id}")
-            init = None
+            init = restore = None
             if not self._init_reported:
-                init, self._init_reported = self._init_ms, True
+                init, restore, self._init_reported = self._init_ms, self._restore_ms, True
             self._platform(
                 report_line(
                     inv.request_id,
@@ -289,6 +324,7 @@ class Environment:
                     memory_mb=self.config.memory,
                     max_used_mb=self._max_memory_mb(),
                     init_ms=init,
+                    restore_ms=restore,
                 )
             )
         inv.log_tail = bytes(self._tail[-LOG_TAIL:])
@@ -329,7 +365,8 @@ class Environment:
                 "Runtime.ExitError", f"RequestId: {inv.request_id} Error: {reason}"
             )
             self._complete(inv, error)
-        elif was not in ("dead",) and not self.pool.closing:
+        elif (was != "dead" or self._init_error is not None) and not self.pool.closing:
+            # After a failed init the exit status says how the runtime ended.
             self.printer.warning(f"environment {self.index}: {reason}")
         self.pool._gone(self)
 
@@ -414,7 +451,8 @@ class Pool:
         env.current = inv
         env.state = "busy"
         env.api.deliver(inv)
-        self.printer.platform(f"INIT_START environment {env.index} (cold start)")
+        kind = "snap-start: init, snapshot, restore" if self.config.snap_start else "cold start"
+        self.printer.platform(f"INIT_START environment {env.index} ({kind})")
         env.start_task = asyncio.ensure_future(env.start())
 
     async def invoke_queued(self, inv: Invocation) -> None:

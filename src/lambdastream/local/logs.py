@@ -37,14 +37,24 @@ def report_line(
     memory_mb: int,
     max_used_mb: int,
     init_ms: float | None,
+    restore_ms: float | None = None,
 ) -> str:
-    """The REPORT line Lambda prints after an invocation."""
+    """The REPORT line Lambda prints after an invocation.
+
+    The first invocation of an environment reports its ``Init Duration``, or,
+    restored from a SnapStart snapshot, its ``Restore Duration``.
+    """
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
         f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t"
         f"Max Memory Used: {max_used_mb} MB"
     )
-    if init_ms is not None:
+    if restore_ms is not None:
+        line += (
+            f"\tRestore Duration: {restore_ms:.2f} ms"
+            f"\tBilled Restore Duration: {max(1, math.ceil(restore_ms))} ms"
+        )
+    elif init_ms is not None:
         line += f"\tInit Duration: {init_ms:.2f} ms"
     return line
 

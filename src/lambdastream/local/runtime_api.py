@@ -13,6 +13,8 @@ Example (what a runtime does)::
     POST /2018-06-01/runtime/invocation/{id}/response   -> 202 (buffered or streamed)
     POST /2018-06-01/runtime/invocation/{id}/error      -> 202
     POST /2018-06-01/runtime/init/error                 -> 202
+    GET  /2018-06-01/runtime/restore/next               -> 200 once "restored" (SnapStart)
+    POST /2018-06-01/runtime/restore/error              -> 202
 """
 
 from __future__ import annotations
@@ -72,6 +74,12 @@ class RuntimeApiListener(Protocol):
     def on_truncated(self, inv: Invocation) -> None:
         """The runtime's connection closed in the middle of ``inv``'s response."""
 
+    def on_restore(self) -> None:
+        """SnapStart: the runtime is initialized and waits to be restored."""
+
+    def on_restore_error(self, error: FunctionError) -> None:
+        """SnapStart: an after-restore hook failed."""
+
 
 def _response(status: str, body: bytes, extra: str = "") -> bytes:
     return (
@@ -104,8 +112,10 @@ class RuntimeApi:
         timeout: float,
         max_stream: int = MAX_STREAMED_RESPONSE,
         emulate_bandwidth: bool = False,
+        snap_start: bool = False,
     ) -> None:
         self.listener = listener
+        self.snap_start = snap_start
         self.function_arn = function_arn
         self.timeout = timeout
         self.max_stream = max_stream
@@ -136,6 +146,15 @@ class RuntimeApi:
         if self._waiting is not None:
             conn, self._waiting = self._waiting, None
             self._answer_next(conn)
+
+    def _restore_requested(self, conn: _Connection) -> None:
+        # Locally there is no snapshot to take: the environment is "restored"
+        # at once. Connections made before a snapshot do not survive its
+        # restore, so this one is closed, as a runtime must expect.
+        self.listener.on_restore()
+        conn.transport.write(_response("200 OK", b"", "Connection: close\r\n"))
+        conn.transport.close()
+        conn._state = _CLOSED
 
     def _next_requested(self, conn: _Connection) -> None:
         if self._pending is not None:
@@ -366,7 +385,26 @@ class _Connection(asyncio.Protocol):
             if parts[2] == "error":
                 return self._start_error(parts[1], headers)
         if parts == ["init", "error"] and method == "POST":
-            return self._collect(headers, _MAX_ERROR_BODY, self._init_error_done)
+            header_type = headers.get(_ERROR_TYPE)
+            return self._collect(
+                headers, _MAX_ERROR_BODY, lambda body: self._init_error_done(header_type, body)
+            )
+        if parts[0] == "restore" and not self.api.snap_start:
+            return self._reply_after_body(
+                _error_response(
+                    "403 Forbidden",
+                    "InvalidStateTransition",
+                    "restore is served only to SnapStart functions (lambdastream dev --snap-start)",
+                )
+            )
+        if parts == ["restore", "next"] and method == "GET":
+            self._on_end = lambda _t: self.api._restore_requested(self)
+            return None
+        if parts == ["restore", "error"] and method == "POST":
+            header_type = headers.get(_ERROR_TYPE)
+            return self._collect(
+                headers, _MAX_ERROR_BODY, lambda body: self._restore_error_done(header_type, body)
+            )
         return self._reply_after_body(
             _error_response("404 Not Found", "InvalidRequest", f"no route {method} {path}")
         )
@@ -489,9 +527,13 @@ class _Connection(asyncio.Protocol):
 
         self._collect(headers, _MAX_ERROR_BODY, done)
 
-    def _init_error_done(self, body: bytes) -> None:
+    def _init_error_done(self, header_type: str | None, body: bytes) -> None:
         self.transport.write(_ACCEPTED)
-        self.api.listener.on_init_error(_error_from_post(None, body))
+        self.api.listener.on_init_error(_error_from_post(header_type, body))
+
+    def _restore_error_done(self, header_type: str | None, body: bytes) -> None:
+        self.transport.write(_ACCEPTED)
+        self.api.listener.on_restore_error(_error_from_post(header_type, body))
 
     def _collect(
         self,

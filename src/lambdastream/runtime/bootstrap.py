@@ -100,7 +100,9 @@ def main(
         if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
             from lambdastream.runtime.snapstart import before_snapshot_and_restore
 
-            before_snapshot_and_restore(client)
+            status = before_snapshot_and_restore(client)
+            if status:
+                return status
     except RuntimeAPIError as exc:
         sys.stderr.write(f"lambdastream.runtime: {exc}\n")
         return 1

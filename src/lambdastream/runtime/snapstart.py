@@ -7,18 +7,18 @@ runtime itself stays standard-library only.
 
 from __future__ import annotations
 
-import sys
-
-from lambdastream.runtime.client import RuntimeClient
+from lambdastream.runtime.client import RuntimeAPIError, RuntimeClient
 from lambdastream.runtime.errors import error_from_exception, error_json, log_error
 
 
-def before_snapshot_and_restore(client: RuntimeClient) -> None:
+def before_snapshot_and_restore(client: RuntimeClient) -> int:
     """Run before-snapshot hooks, wait for the restore, run after-restore hooks.
 
-    A failing before-snapshot hook is an init error (``Runtime.BeforeSnapshotError``,
-    exit 64); a failing after-restore hook goes to ``/restore/error``
-    (``Runtime.AfterRestoreError``, exit 65).
+    Returns 0 when the environment is restored and ready; otherwise the exit
+    status the process must end with, the failure already reported: a
+    failing before-snapshot hook is an init error
+    (``Runtime.BeforeSnapshotError``, 64), a failing after-restore hook goes
+    to ``/restore/error`` (``Runtime.AfterRestoreError``, 65).
     """
     from lambdastream.runtime import logs
 
@@ -32,12 +32,15 @@ def before_snapshot_and_restore(client: RuntimeClient) -> None:
             while hooks:  # last registered runs first, as awslambdaric does
                 func, args, kwargs = hooks.pop()
                 func(*args, **kwargs)
-        client.restore_next()
     except Exception as exc:
         error = error_from_exception(exc)
         log_error(error, logs.LOG_FORMAT)
         client.post_error("init/error", error_json(error), "Runtime.BeforeSnapshotError")
-        sys.exit(64)
+        return 64
+    answer = client.restore_next()
+    if answer.status != 200:
+        detail = answer.body[:300].decode("utf-8", "replace")
+        raise RuntimeAPIError(f"/restore/next answered {answer.status}: {detail}")
     # The connection made before the snapshot points at a host that no
     # longer exists after restore.
     client.reset()
@@ -49,4 +52,5 @@ def before_snapshot_and_restore(client: RuntimeClient) -> None:
         error = error_from_exception(exc)
         log_error(error, logs.LOG_FORMAT)
         client.post_error("restore/error", error_json(error), "Runtime.AfterRestoreError")
-        sys.exit(65)
+        return 65
+    return 0
