@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import base64
-import doctest
-import importlib
 from urllib.parse import quote
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,12 +73,3 @@ def test_body_round_trips(body, content_type):
     assert raw == body
     if not body_is_text(content_type):
         assert e["isBase64Encoded"] is True
-
-
-@pytest.mark.parametrize(
-    "module",
-    ["chunked", "prelude", "url_event", "url_response", "invocation", "logs", "environments"],
-)
-def test_docstring_examples(module):
-    mod = importlib.import_module(f"lambdastream.local.{module}")
-    assert doctest.testmod(mod).failed == 0

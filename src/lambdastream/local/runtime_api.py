@@ -99,9 +99,11 @@ _ACCEPTED = _response("202 Accepted", b'{"status":"OK"}\n')
 class RuntimeApi:
     """The Runtime API of one environment.
 
-    >>> api = RuntimeApi(listener, function_arn="arn:...", timeout=3.0)  # doctest: +SKIP
-    >>> address = await api.start()          # "127.0.0.1:41234" for AWS_LAMBDA_RUNTIME_API
-    >>> api.deliver(Invocation(b"{}"))       # answers the runtime's /next
+    Example::
+
+        api = RuntimeApi(listener, function_arn="arn:...", timeout=3.0)
+        address = await api.start()          # "127.0.0.1:41234" for AWS_LAMBDA_RUNTIME_API
+        api.deliver(Invocation(b"{}"))       # answers the runtime's /next
     """
 
     def __init__(

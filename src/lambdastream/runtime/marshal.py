@@ -90,7 +90,7 @@ except (ImportError, AttributeError, TypeError):  # pragma: no cover - not CPyth
 
 
 def compact_json(obj: object) -> str:
-    """``json.dumps(obj, separators=(",", ":"))``, without importing ``json``.
+    r"""``json.dumps(obj, separators=(",", ":"))``, without importing ``json``.
 
     >>> compact_json({"statusCode": 200, "headers": {"x": "caf\u00e9"}})
     '{"statusCode":200,"headers":{"x":"caf\\u00e9"}}'
