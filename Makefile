@@ -9,7 +9,7 @@ API_PORT := $(shell echo $$(( $(PORT) + 1 )))
 # (~100 s); keep the built addon outside the tree so fresh clones reuse it.
 export NODE_RIC_CACHE_DIR ?= $(HOME)/.cache/lambdastream-node-ric
 
-.PHONY: install test lint demo bench clean system-deps node-ric
+.PHONY: install test lint demo bench clean system-deps node-ric test-pythons
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("lambdastream needs Python 3.10+") if sys.version_info < (3, 10) else None'
@@ -30,12 +30,18 @@ node-ric:
 	bash tools/install-node-ric.sh
 
 lint: install
-	$(VENV)/bin/ruff check src tests examples bench
-	$(VENV)/bin/ruff format --check src tests examples bench
-	$(PY) -m mypy src
+	$(VENV)/bin/ruff check src tests examples bench tools
+	$(VENV)/bin/ruff format --check src tests examples bench tools
+	$(PY) -m mypy src tools/test-pythons.py
 
 test: install system-deps node-ric lint
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) tools/test-pythons.py
+
+# The runtime's tests on every Lambda Python found here, one venv each
+# (.venv-py3.X); under CI=true, 3.10 to 3.13 must be found.
+test-pythons: install system-deps
+	$(PY) tools/test-pythons.py
 
 demo: install
 	@echo "Open http://127.0.0.1:$(PORT)/ in a browser, or in another terminal:"
@@ -49,4 +55,4 @@ bench: install system-deps node-ric
 	$(PY) -m bench.relay
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(VENV)-py3.* build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
