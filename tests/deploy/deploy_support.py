@@ -1,0 +1,106 @@
+"""What the deploy tests share: the templates, the tools they drive, an offline environment."""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHAT_DIR = REPO / "examples" / "chat"
+CHAT_TEMPLATE = CHAT_DIR / "template.yaml"
+# Every SAM template the project ships: the examples' and the project
+# templates `lambdastream init` writes (picked up as they are added), not
+# what a local `sam build` left in a hidden .aws-sam/.
+TEMPLATES = sorted(
+    path
+    for pattern in ("examples/**/template.yaml", "src/lambdastream/deploy/**/template.yaml")
+    for path in REPO.glob(pattern)
+    if not any(part.startswith(".") for part in path.relative_to(REPO).parts)
+)
+# A port nothing listens on: any attempt to reach the network through a
+# proxy fails at once instead of hanging or, worse, succeeding.
+_DEAD_PROXY = "http://127.0.0.1:9"
+
+
+def template_id(path: Path) -> str:
+    """A short test id: the template's directory relative to the repository."""
+    return path.parent.relative_to(REPO).as_posix()
+
+
+def _missing(what: str) -> None:
+    # A developer may run the suite without the deploy tools; CI must not
+    # pass by skipping what it was meant to check.
+    message = f"{what} (pip install aws-sam-cli cfn-lint into the venv)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and missing: {message}")
+    pytest.skip(f"missing: {message}")
+
+
+def need_executable(name: str) -> str:
+    """The path of a command installed next to this Python, else on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        _missing(f"the {name} command")
+    return str(found)
+
+
+def need_module(name: str) -> ModuleType:
+    """Import ``name``, or fail (CI) / skip (elsewhere) when it is not installed."""
+    if importlib.util.find_spec(name) is None:
+        _missing(f"the Python module {name}")
+    return __import__(name)
+
+
+def need_python_bin(version: str) -> str:
+    """A directory whose ``python<version>`` runs: PATH first, then pyenv's versions.
+
+    sam's Python build checks that the function's runtime version is on PATH;
+    pyenv's shims do not run versions that are not selected, so the
+    interpreter's own bin directory goes first on PATH instead.
+    """
+    candidates = []
+    if on_path := shutil.which(f"python{version}"):
+        candidates.append(on_path)
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    candidates += sorted(
+        glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", f"python{version}")),
+        reverse=True,
+    )
+    for candidate in candidates:
+        try:
+            result = subprocess.run(
+                [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if result.returncode == 0 and result.stdout.strip() == version:
+            return str(Path(candidate).parent)
+    _missing(f"a Python {version} interpreter (sam builds the function with its runtime's)")
+    raise AssertionError("unreachable")
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """This environment with every way out closed: proxies to a dead port, no package index."""
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+        env[name] = _DEAD_PROXY
+    env.update(
+        PIP_NO_INDEX="1",
+        SAM_CLI_TELEMETRY="0",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_DEFAULT_REGION="us-east-1",
+        **extra,
+    )
+    return env

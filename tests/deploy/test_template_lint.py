@@ -1,0 +1,60 @@
+"""cfn-lint and ``sam validate --lint`` pass on every template the project ships.
+
+cfn-lint runs with its informational checks too. ``sam validate --lint``
+runs cfn-lint as sam bundles it; it does not run the SAM translator (that
+needs AWS credentials to look up managed policies): test_template_security
+translates every template offline instead.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from deploy_support import CHAT_TEMPLATE, TEMPLATES, need_executable, offline_env, template_id
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
+def test_cfn_lint(path: Path):
+    cfn_lint = need_executable("cfn-lint")
+    result = subprocess.run(
+        [cfn_lint, "--include-checks", "I", "--format", "parseable", "--", str(path)],
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
+def test_sam_validate_lint(path: Path):
+    sam = need_executable("sam")
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--region", "us-east-1", "--template-file", str(path)],
+        cwd=path.parent,
+        env=offline_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{path} is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_templates_are_found():
+    # The glob must keep finding the chat's template (and, once written, the
+    # project templates of `lambdastream init`).
+    assert CHAT_TEMPLATE in TEMPLATES
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
+    # CI must not pass by skipping what it was meant to check.
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="lambdastream-no-such-tool"):
+        need_executable("lambdastream-no-such-tool")

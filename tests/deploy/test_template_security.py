@@ -1,0 +1,838 @@
+"""Every shipped template is secure for every choice its parameters allow.
+
+Each template is translated by the SAM translator (as CloudFormation's
+transform does) for every combination of its choice parameters that its
+Rules accept, and for several Bedrock models, then evaluated as
+CloudFormation would deploy it (``cfn.deployed``). ``security_problems``
+then reads the resources like a reviewer:
+
+- IAM: no ``*`` in any action, no NotAction/NotResource, no AWS managed
+  policy anywhere; a function's role may call only the two Bedrock invoke
+  actions, on exactly the configured model's ARNs (derived here from the
+  Bedrock user guide's rules, not from the template), and write only to the
+  function's own log group;
+- functions: lambdastream's exec wrapper and a layer, a log group named as
+  Lambda names it, with retention;
+- Function URLs: ``RESPONSE_STREAM``; both ``lambda:InvokeFunctionUrl`` and
+  ``lambda:InvokeFunction`` granted to whoever can reach the URL (the public
+  for ``NONE``, a managed policy for ``AWS_IAM`` callers, the distribution
+  for CloudFront); a public principal only for ``NONE``, scoped to the URL,
+  and then reserved concurrency; reserved concurrency behind CloudFront;
+- CloudFront: origin access control that always signs, caching off, no
+  compression, the viewer's headers except Host, the longest origin timeout
+  without a quota increase, no edge functions.
+
+``test_each_weakening_is_caught`` breaks the chat template in the ways a
+hurried edit would, and checks that each break is reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfn import (
+    ACCOUNT,
+    REGION,
+    constraint_violations,
+    deployed,
+    load,
+    outputs,
+    parameter_values,
+    rules_refusing,
+)
+from deploy_support import CHAT_TEMPLATE, TEMPLATES, need_module, template_id
+
+BEDROCK_ACTIONS = {"bedrock:InvokeModelWithResponseStream", "bedrock:InvokeModel"}
+LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+URL_ACTIONS = {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+# CloudFront's managed policies (their ids are fixed and documented).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+# The longest CloudFront waits for an origin without a quota increase.
+MAX_ORIGIN_READ_TIMEOUT = 60
+PUBLIC_CONCURRENCY = "7"
+
+HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
+# The Bedrock models the templates are checked with: the default (global
+# profile), geographic profiles of 3, 6 and the most (16) Regions, and a
+# model called in its own Region. Regions are in no particular order.
+MODEL_CASES: list[dict[str, str]] = [
+    {},
+    {"InferenceProfile": "us", "ModelRegions": "us-east-1,us-west-2,us-east-2"},
+    {
+        "InferenceProfile": "eu",
+        "ModelId": "amazon.nova-pro-v1:0",
+        "ModelRegions": "eu-west-3,eu-central-1,eu-north-1,eu-south-1,eu-south-2,eu-west-1",
+    },
+    {
+        "InferenceProfile": "apac",
+        "ModelRegions": ",".join(
+            f"ap-{area}-{n}"
+            for area, n in itertools.product(
+                ["northeast", "southeast", "south", "east"], [1, 2, 3, 4]
+            )
+        ),
+    },
+    {"InferenceProfile": "none", "ModelId": "meta.llama3-1-8b-instruct-v1:0"},
+]
+
+
+# -- What the reviewer checks ------------------------------------------------
+
+
+def security_problems(resources: Mapping[str, Any], params: Mapping[str, str]) -> list[str]:
+    """What is wrong with a deployed template's resources, in words (nothing: [])."""
+    problems: list[str] = []
+    problems += _iam_problems(resources)
+    for logical_id, function in _of_type(resources, "AWS::Lambda::Function"):
+        problems += _function_problems(resources, logical_id, function, params)
+    problems += _url_problems(resources)
+    problems += _permission_problems(resources)
+    for logical_id, distribution in _of_type(resources, "AWS::CloudFront::Distribution"):
+        problems += _distribution_problems(resources, logical_id, distribution)
+    return problems
+
+
+def _of_type(resources: Mapping[str, Any], resource_type: str) -> Iterator[tuple[str, Any]]:
+    for logical_id, resource in resources.items():
+        if resource["Type"] == resource_type:
+            yield logical_id, resource.get("Properties", {})
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+_POLICY_TYPES = ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::RolePolicy")
+
+
+def _policy_documents(resources: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in properties.get("Policies", []):
+                yield f"{logical_id}/{policy['PolicyName']}", policy["PolicyDocument"]
+        elif resource["Type"] in _POLICY_TYPES:
+            yield logical_id, properties["PolicyDocument"]
+
+
+def _iam_problems(resources: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for where, document in _policy_documents(resources):
+        for statement in document["Statement"]:
+            for forbidden in ("NotAction", "NotResource", "NotPrincipal"):
+                if forbidden in statement:
+                    problems.append(f"{where}: {forbidden} grants everything else")
+            for action in _listed(statement.get("Action", [])):
+                if "*" in action:
+                    problems.append(f"{where}: wildcard action {action}")
+            if "*" in _listed(statement.get("Resource", [])):
+                problems.append(f"{where}: Resource *")
+    for logical_id, role in _of_type(resources, "AWS::IAM::Role"):
+        if role.get("ManagedPolicyArns"):
+            problems.append(f"{logical_id}: managed policies {role['ManagedPolicyArns']}")
+    for logical_id, resource in resources.items():
+        if ":iam::aws:policy/" in repr(resource):
+            problems.append(f"{logical_id}: names an AWS managed policy")
+    for logical_id, permission in _of_type(resources, "AWS::Lambda::Permission"):
+        if "*" in permission["Action"]:
+            problems.append(f"{logical_id}: wildcard action {permission['Action']}")
+    return problems
+
+
+def _function_problems(
+    resources: Mapping[str, Any],
+    logical_id: str,
+    function: Mapping[str, Any],
+    params: Mapping[str, str],
+) -> list[str]:
+    problems = []
+    variables = function.get("Environment", {}).get("Variables", {})
+    if variables.get("AWS_LAMBDA_EXEC_WRAPPER") != "/opt/lambdastream":
+        problems.append(f"{logical_id}: AWS_LAMBDA_EXEC_WRAPPER is not /opt/lambdastream")
+    layers = function.get("Layers", [])
+    known_layers = {
+        f"{{Ref:{name}}}" for name, _ in _of_type(resources, "AWS::Lambda::LayerVersion")
+    }
+    if not layers or not all(layer in known_layers or layer.startswith("arn:") for layer in layers):
+        problems.append(f"{logical_id}: no lambdastream layer ({layers})")
+    if not str(function.get("Runtime", "")).startswith("python3."):
+        problems.append(f"{logical_id}: runtime {function.get('Runtime')} runs no exec wrapper")
+
+    # Its log group, named as Lambda names it, with retention.
+    name = function.get("FunctionName")
+    groups = [
+        (group_id, group)
+        for group_id, group in _of_type(resources, "AWS::Logs::LogGroup")
+        if name and group.get("LogGroupName") == f"/aws/lambda/{name}"
+    ]
+    if not groups:
+        problems.append(f"{logical_id}: no log group /aws/lambda/{name}")
+        return problems
+    group_id, group = groups[0]
+    if not group.get("RetentionInDays"):
+        problems.append(f"{group_id}: no retention")
+    configured = function.get("LoggingConfig", {}).get("LogGroup")
+    if configured not in (None, f"{{Ref:{group_id}}}", group["LogGroupName"]):
+        problems.append(f"{logical_id}: logs to {configured}, not {group['LogGroupName']}")
+
+    role_match = re.fullmatch(r"\{GetAtt:(\w+)\.Arn\}", str(function.get("Role")))
+    if role_match is None or role_match.group(1) not in resources:
+        problems.append(f"{logical_id}: role {function.get('Role')} is not this template's")
+        return problems
+    group_arns = {
+        f"{{GetAtt:{group_id}.Arn}}",
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group['LogGroupName']}:*",
+    }
+    problems += _role_problems(resources, role_match.group(1), group_arns, variables, params)
+    return problems
+
+
+def _role_problems(
+    resources: Mapping[str, Any],
+    role_id: str,
+    group_arns: set[str],
+    variables: Mapping[str, str],
+    params: Mapping[str, str],
+) -> list[str]:
+    problems = []
+    documents = [
+        resource["Properties"]["PolicyDocument"]
+        for resource in resources.values()
+        if resource["Type"] in _POLICY_TYPES
+        and f"{{Ref:{role_id}}}"
+        in [*resource["Properties"].get("Roles", []), resource["Properties"].get("RoleName")]
+    ]
+    documents += [p["PolicyDocument"] for p in resources[role_id]["Properties"].get("Policies", [])]
+    statements = [
+        s for document in documents for s in document["Statement"] if s.get("Effect") == "Allow"
+    ]
+    granted_models: set[str] = set()
+    bedrock_statements = []
+    for statement in statements:
+        actions = set(_listed(statement["Action"]))
+        resources_named = _listed(statement["Resource"])
+        if actions - BEDROCK_ACTIONS - LOG_ACTIONS:
+            problems.append(
+                f"{role_id}: may also {sorted(actions - BEDROCK_ACTIONS - LOG_ACTIONS)}"
+            )
+        if actions & LOG_ACTIONS and set(resources_named) - group_arns:
+            problems.append(f"{role_id}: writes logs to {resources_named}")
+        if actions & BEDROCK_ACTIONS:
+            if actions & LOG_ACTIONS:
+                problems.append(f"{role_id}: one statement mixes logs and Bedrock")
+            bedrock_statements.append(statement)
+            granted_models |= set(resources_named)
+    if not bedrock_statements:
+        return problems
+    if not {"ModelId", "InferenceProfile", "ModelRegions"} <= set(params):
+        return [
+            *problems,
+            f"{role_id}: Bedrock access not set by ModelId/InferenceProfile/ModelRegions",
+        ]
+
+    expected = expected_model_grants(params)
+    if granted_models != set(expected):
+        problems.append(
+            f"{role_id}: Bedrock on {sorted(granted_models)}, expected {sorted(expected)}"
+        )
+    for statement in bedrock_statements:
+        conditions = statement.get("Condition", {}).get("StringEquals", {})
+        for arn in _listed(statement["Resource"]):
+            for key, value in expected.get(arn, {}).items():
+                if conditions.get(key) != value:
+                    problems.append(f"{role_id}: {arn} without {key} = {value}")
+    model = variables.get("CHAT_MODEL_ID")
+    if model is not None and model != model_id(params):
+        problems.append(f"CHAT_MODEL_ID is {model}, the policy is for {model_id(params)}")
+    return problems
+
+
+def model_id(params: Mapping[str, str]) -> str:
+    """The id the function passes to Bedrock."""
+    profile = params["InferenceProfile"]
+    return params["ModelId"] if profile == "none" else f"{profile}.{params['ModelId']}"
+
+
+def expected_model_grants(
+    params: Mapping[str, str], region: str = REGION, account: str = ACCOUNT
+) -> dict[str, dict[str, str]]:
+    """The ARNs a role must be granted to call the configured model -> the conditions each needs.
+
+    From the Bedrock user guide: a model called in its own Region is its
+    foundation-model ARN there. Through a geographic profile: the profile in
+    the calling Region, and the foundation model in every destination Region,
+    only through that profile. Through a global profile: the profile, the
+    foundation model in the calling Region, and the Region-less
+    foundation-model ARN (requested Region ``unspecified``), both only
+    through the profile.
+    """
+    model, profile = params["ModelId"], params["InferenceProfile"]
+
+    def foundation(in_region: str) -> str:
+        return f"arn:aws:bedrock:{in_region}::foundation-model/{model}"
+
+    if profile == "none":
+        return {foundation(region): {}}
+    profile_arn = f"arn:aws:bedrock:{region}:{account}:inference-profile/{profile}.{model}"
+    via = {"bedrock:InferenceProfileArn": profile_arn}
+    if profile == "global":
+        return {
+            profile_arn: {},
+            foundation(region): {**via, "aws:RequestedRegion": region},
+            foundation(""): {**via, "aws:RequestedRegion": "unspecified"},
+        }
+    destinations = params["ModelRegions"].split(",")
+    return {profile_arn: {}, **{foundation(r): via for r in destinations}}
+
+
+def _function_behind(resources: Mapping[str, Any], target: str) -> str | None:
+    """The function a URL or permission target (a function, or an alias of one) names."""
+    match = re.fullmatch(r"\{(?:Ref|GetAtt):(\w+)(?:\.Arn)?\}", target)
+    if match is None or match.group(1) not in resources:
+        return None
+    resource = resources[match.group(1)]
+    if resource["Type"] == "AWS::Lambda::Alias":
+        return _function_behind(resources, resource["Properties"]["FunctionName"])
+    return match.group(1) if resource["Type"] == "AWS::Lambda::Function" else None
+
+
+def _permissions_for(
+    resources: Mapping[str, Any], target: str, principal: str
+) -> list[dict[str, Any]]:
+    return [
+        permission
+        for _, permission in _of_type(resources, "AWS::Lambda::Permission")
+        if permission["FunctionName"] == target and permission["Principal"] == principal
+    ]
+
+
+def _fronting(resources: Mapping[str, Any], url_id: str) -> list[str]:
+    """The distributions whose origin is this Function URL."""
+    host = f"{url_id}.lambda-url.{REGION}.on.aws"
+    return [
+        distribution_id
+        for distribution_id, distribution in _of_type(resources, "AWS::CloudFront::Distribution")
+        if any(o["DomainName"] == host for o in distribution["DistributionConfig"]["Origins"])
+    ]
+
+
+def _url_problems(resources: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for url_id, url in _of_type(resources, "AWS::Lambda::Url"):
+        target = url["TargetFunctionArn"]
+        function_id = _function_behind(resources, target)
+        if function_id is None:
+            problems.append(f"{url_id}: targets {target}, not a function of this template")
+            continue
+        function = resources[function_id]["Properties"]
+        if url.get("InvokeMode") != "RESPONSE_STREAM":
+            problems.append(f"{url_id}: InvokeMode {url.get('InvokeMode')}, not RESPONSE_STREAM")
+        distributions = _fronting(resources, url_id)
+        publicly_reachable = url["AuthType"] == "NONE" or bool(distributions)
+        if publicly_reachable and not function.get("ReservedConcurrentExecutions"):
+            problems.append(
+                f"{url_id}: reachable by anyone, {function_id} has no reserved concurrency"
+            )
+
+        if url["AuthType"] == "NONE":
+            if distributions:
+                problems.append(f"{url_id}: CloudFront {distributions} in front of a public URL")
+            grants = _permissions_for(resources, target, "*")
+            problems += _grant_problems(url_id, "the public", grants, url_auth="NONE")
+        elif url["AuthType"] == "AWS_IAM":
+            problems += _invoker_policy_problems(resources, url_id, target)
+            for distribution_id in distributions:
+                source = f"arn:aws:cloudfront::{ACCOUNT}:distribution/{{Ref:{distribution_id}}}"
+                grants = [
+                    p
+                    for p in _permissions_for(resources, target, "cloudfront.amazonaws.com")
+                    if p.get("SourceArn") == source
+                ]
+                problems += _grant_problems(url_id, distribution_id, grants, url_auth="AWS_IAM")
+        else:
+            problems.append(f"{url_id}: AuthType {url['AuthType']}")
+    return problems
+
+
+def _grant_problems(
+    url_id: str, whom: str, grants: list[dict[str, Any]], url_auth: str
+) -> list[str]:
+    # Both actions, each scoped to calls through the URL: InvokeFunctionUrl
+    # by the URL's auth type, InvokeFunction by InvokedViaFunctionUrl (without
+    # it the same principal could call the Invoke API directly).
+    problems = []
+    actions = {p["Action"] for p in grants}
+    if actions != URL_ACTIONS:
+        problems.append(f"{url_id}: {whom} is granted {sorted(actions)}, not both URL actions")
+    for grant in grants:
+        if (
+            grant["Action"] == "lambda:InvokeFunctionUrl"
+            and grant.get("FunctionUrlAuthType") != url_auth
+        ):
+            problems.append(f"{url_id}: {whom}'s InvokeFunctionUrl is not for AuthType {url_auth}")
+        if (
+            grant["Action"] == "lambda:InvokeFunction"
+            and grant.get("InvokedViaFunctionUrl") is not True
+        ):
+            problems.append(f"{url_id}: {whom}'s InvokeFunction is not limited to the URL")
+    return problems
+
+
+def _invoker_policy_problems(resources: Mapping[str, Any], url_id: str, target: str) -> list[str]:
+    # Same-account IAM callers need both actions in their identity policy:
+    # the template offers a managed policy granting exactly that.
+    granted: set[str] = set()
+    for policy_id, policy in _of_type(resources, "AWS::IAM::ManagedPolicy"):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            resources_named = _listed(statement["Resource"])
+            if target in resources_named and statement["Effect"] == "Allow":
+                granted |= set(_listed(statement["Action"]))
+                if resources_named != [target]:
+                    return [f"{policy_id}: grants the URL's actions on {resources_named}"]
+    if granted != URL_ACTIONS:
+        return [f"{url_id}: no managed policy grants callers exactly {sorted(URL_ACTIONS)}"]
+    return []
+
+
+def _permission_problems(resources: Mapping[str, Any]) -> list[str]:
+    problems = []
+    public_targets = {
+        u["TargetFunctionArn"]
+        for _, u in _of_type(resources, "AWS::Lambda::Url")
+        if u["AuthType"] == "NONE"
+    }
+    distributions = {
+        f"arn:aws:cloudfront::{ACCOUNT}:distribution/{{Ref:{d}}}"
+        for d, _ in _of_type(resources, "AWS::CloudFront::Distribution")
+    }
+    for permission_id, permission in _of_type(resources, "AWS::Lambda::Permission"):
+        principal = permission["Principal"]
+        if principal == "*":
+            if permission["FunctionName"] not in public_targets:
+                problems.append(
+                    f"{permission_id}: public {permission['Action']} without a public URL"
+                )
+            if permission["Action"] not in URL_ACTIONS:
+                problems.append(f"{permission_id}: grants the public {permission['Action']}")
+        elif principal == "cloudfront.amazonaws.com":
+            if permission.get("SourceArn") not in distributions:
+                problems.append(
+                    f"{permission_id}: CloudFront, not only this template's distribution"
+                )
+        else:
+            problems.append(f"{permission_id}: grants {principal}")
+    return problems
+
+
+def _distribution_problems(
+    resources: Mapping[str, Any], logical_id: str, distribution: Mapping[str, Any]
+) -> list[str]:
+    problems = []
+    config = distribution["DistributionConfig"]
+    behaviors = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+    for behavior in behaviors:
+        if behavior.get("CachePolicyId") != CACHING_DISABLED:
+            problems.append(f"{logical_id}: caches (cache policy {behavior.get('CachePolicyId')})")
+        if behavior.get("Compress", False) is not False:
+            problems.append(f"{logical_id}: compresses the stream")
+        if behavior.get("OriginRequestPolicyId") != ALL_VIEWER_EXCEPT_HOST_HEADER:
+            problems.append(
+                f"{logical_id}: origin request policy {behavior.get('OriginRequestPolicyId')}"
+            )
+        for edge in ("LambdaFunctionAssociations", "FunctionAssociations", "ForwardedValues"):
+            if behavior.get(edge):
+                problems.append(f"{logical_id}: {edge} on the streaming path")
+    for origin in config["Origins"]:
+        if not origin["DomainName"].endswith(f".lambda-url.{REGION}.on.aws"):
+            continue
+        oac = re.fullmatch(r"\{GetAtt:(\w+)\.Id\}", str(origin.get("OriginAccessControlId")))
+        settings = resources[oac.group(1)]["Properties"]["OriginAccessControlConfig"] if oac else {}
+        if (
+            settings.get("OriginAccessControlOriginType"),
+            settings.get("SigningBehavior"),
+            settings.get("SigningProtocol"),
+        ) != ("lambda", "always", "sigv4"):
+            problems.append(
+                f"{logical_id}: origin {origin['Id']} not signed by a Lambda OAC, always"
+            )
+        custom = origin.get("CustomOriginConfig", {})
+        if custom.get("OriginProtocolPolicy") != "https-only":
+            problems.append(f"{logical_id}: origin {origin['Id']} not https-only")
+        if custom.get("OriginReadTimeout") != MAX_ORIGIN_READ_TIMEOUT:
+            problems.append(f"{logical_id}: origin read timeout {custom.get('OriginReadTimeout')}")
+    return problems
+
+
+# -- Which deployments are checked ---------------------------------------------
+
+
+def choice_parameters(template: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The template's switches: String parameters with a list of allowed values."""
+    return {
+        name: [str(v) for v in spec["AllowedValues"]]
+        for name, spec in template.get("Parameters", {}).items()
+        if spec.get("Type") == "String" and "AllowedValues" in spec
+    }
+
+
+def deployments(template: Mapping[str, Any]) -> Iterator[dict[str, str]]:
+    """Every combination of the switches, with the default model, then each model case."""
+    names = template.get("Parameters", {})
+    extra = (
+        {"PublicConcurrencyLimit": PUBLIC_CONCURRENCY} if "PublicConcurrencyLimit" in names else {}
+    )
+    switches = choice_parameters(template)
+    for values in itertools.product(*switches.values()):
+        yield {**extra, **dict(zip(switches, values, strict=True))}
+    if {"ModelId", "InferenceProfile", "ModelRegions"} <= set(names):
+        for case, auth in itertools.product(MODEL_CASES[1:], switches.get("UrlAuthType", [None])):
+            yield {**extra, **case, **({"UrlAuthType": auth} if auth else {})}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _translator() -> None:
+    need_module("samtranslator")
+
+
+def _checked(template: dict[str, Any]) -> Iterator[list[str]]:
+    """The problems of each deployment the Rules accept, each labelled with its parameters."""
+    for chosen in deployments(template):
+        params = parameter_values(template, chosen)
+        # A deployment CloudFormation would refuse proves nothing either way.
+        assert constraint_violations(template, params) == []
+        if rules_refusing(template, params):
+            continue
+        label = " ".join(f"{k}={v}" for k, v in chosen.items())
+        yield [f"[{label}] {p}" for p in security_problems(deployed(template, params), params)]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
+def test_every_accepted_deployment_is_secure(path: Path):
+    checked = list(_checked(load(path)))
+    assert checked
+    assert [problem for problems in checked for problem in problems] == []
+
+
+def test_chat_checks_each_switch_and_model():
+    template = load(CHAT_TEMPLATE)
+    assert set(choice_parameters(template)) >= {
+        "UrlAuthType",
+        "EnableCloudFront",
+        "EnableSnapStart",
+    }
+    # 2 auth types x 2 CloudFront x 3 price classes x 2 SnapStart, of which
+    # the 6 with CloudFront in front of a public URL are refused, then the
+    # four other models with each auth type.
+    assert len(list(_checked(template))) == 24 - 6 + 4 * 2
+
+
+# -- The chat template's own choices ---------------------------------------------
+
+
+def _chat(**chosen: str) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
+    template = load(CHAT_TEMPLATE)
+    params = parameter_values(template, chosen)
+    return template, params, deployed(template, params)
+
+
+def test_rules_refuse_cloudfront_before_a_public_url_and_a_profile_without_regions():
+    template = load(CHAT_TEMPLATE)
+
+    def refused(**chosen: str) -> list[str]:
+        return rules_refusing(template, parameter_values(template, chosen))
+
+    assert refused(UrlAuthType="NONE", EnableCloudFront="true") == ["CloudFrontNeedsIamUrl"]
+    assert refused(UrlAuthType="AWS_IAM", EnableCloudFront="true") == []
+    assert refused(InferenceProfile="eu") == ["GeographicProfileNeedsRegions"]
+    assert refused(InferenceProfile="eu", ModelRegions="eu-west-1") == []
+
+
+def test_default_model_grants_are_the_global_profile_ones():
+    # The Bedrock user guide's global cross-Region inference example, for
+    # Claude Haiku 4.5 called from us-east-1, spelled out.
+    _, _, resources = _chat()
+    policy = next(
+        p["PolicyDocument"]
+        for p in resources["ChatRole"]["Properties"]["Policies"]
+        if p["PolicyName"] == "bedrock-model"
+    )
+    profile = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/global.{HAIKU}"
+    assert {s["Sid"]: (s["Resource"], s.get("Condition")) for s in policy["Statement"]} == {
+        "InferenceProfile": (profile, None),
+        "GlobalProfileModelInThisRegion": (
+            f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}",
+            {
+                "StringEquals": {
+                    "aws:RequestedRegion": "us-east-1",
+                    "bedrock:InferenceProfileArn": profile,
+                }
+            },
+        ),
+        "GlobalProfileModelAnywhere": (
+            f"arn:aws:bedrock:::foundation-model/{HAIKU}",
+            {
+                "StringEquals": {
+                    "aws:RequestedRegion": "unspecified",
+                    "bedrock:InferenceProfileArn": profile,
+                }
+            },
+        ),
+    }
+    assert all(set(s["Action"]) == BEDROCK_ACTIONS for s in policy["Statement"])
+    env = resources["ChatFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CHAT_MODEL_ID"] == f"global.{HAIKU}"
+
+
+def test_geographic_profile_grants_each_destination_through_the_profile():
+    _, _, resources = _chat(InferenceProfile="us", ModelRegions="us-east-1,us-east-2,us-west-2")
+    policy = next(
+        p["PolicyDocument"]
+        for p in resources["ChatRole"]["Properties"]["Policies"]
+        if p["PolicyName"] == "bedrock-model"
+    )
+    profile = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{HAIKU}"
+    assert {s["Sid"]: (s["Resource"], s.get("Condition")) for s in policy["Statement"]} == {
+        "InferenceProfile": (profile, None),
+        "GeographicProfileModelInDestinations": (
+            [
+                f"arn:aws:bedrock:{r}::foundation-model/{HAIKU}"
+                for r in ("us-east-1", "us-east-2", "us-west-2")
+            ],
+            {"StringEquals": {"bedrock:InferenceProfileArn": profile}},
+        ),
+    }
+
+
+def test_model_regions_allow_sixteen_regions_and_no_more():
+    pattern = load(CHAT_TEMPLATE)["Parameters"]["ModelRegions"]["AllowedPattern"]
+    sixteen = MODEL_CASES[3]["ModelRegions"]
+    assert len(sixteen.split(",")) == 16
+    assert re.fullmatch(pattern, sixteen)
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, "us-gov-west-1,us-gov-east-1")
+    for refused in (sixteen + ",ap-east-5", "us-east-1, us-west-2", "us-east-1,", "*", "us-*-1"):
+        assert not re.fullmatch(pattern, refused), refused
+
+
+def test_model_id_is_a_foundation_model_without_a_profile_prefix():
+    pattern = load(CHAT_TEMPLATE)["Parameters"]["ModelId"]["AllowedPattern"]
+    for model in (HAIKU, "amazon.nova-pro-v1:0", "meta.llama3-1-8b-instruct-v1:0", "zai.glm-4.6"):
+        assert re.fullmatch(pattern, model), model
+    for profile_id in (
+        f"global.{HAIKU}",
+        f"us.{HAIKU}",
+        f"us-gov.{HAIKU}",
+        f"apac.{HAIKU}",
+        "claude",
+    ):
+        assert not re.fullmatch(pattern, profile_id), profile_id
+
+
+@pytest.mark.parametrize("snap_start", ["true", "false"])
+def test_url_is_on_the_alias_of_a_published_version(snap_start):
+    _, _, resources = _chat(EnableSnapStart=snap_start)
+    url = resources["ChatUrl"]["Properties"]
+    alias_id = re.fullmatch(r"\{Ref:(\w+)\}", url["TargetFunctionArn"]).group(1)
+    alias = resources[alias_id]
+    assert alias["Type"] == "AWS::Lambda::Alias" and alias["Properties"]["Name"] == "live"
+    function = resources["ChatFunction"]["Properties"]
+    expected = {"ApplyOn": "PublishedVersions"} if snap_start == "true" else None
+    assert function.get("SnapStart") == expected
+
+
+@pytest.mark.parametrize("auth", ["AWS_IAM", "NONE"])
+def test_outputs_say_how_to_call_the_function(auth):
+    template = load(CHAT_TEMPLATE)
+    cloudfront = "true" if auth == "AWS_IAM" else "false"
+    params = parameter_values(template, {"UrlAuthType": auth, "EnableCloudFront": cloudfront})
+    url = f"https://ChatUrl.lambda-url.{REGION}.on.aws/"
+    expected = {
+        "FunctionUrl": url,
+        "LogGroup": "{Ref:ChatLogGroup}",
+        "InvokeCommand": f"lambdastream invoke {url} --prompt hi",
+    }
+    if auth == "AWS_IAM":
+        expected |= {
+            "InvokeCommand": f"lambdastream invoke {url} --sigv4 --prompt hi",
+            "InvokerPolicy": "{Ref:ChatInvokerPolicy}",
+            "CloudFrontUrl": "https://ChatDistribution.cloudfront.net/",
+        }
+    assert outputs(template, params) == expected
+
+
+def _published_version(resources: Mapping[str, Any]) -> tuple[str, str]:
+    (version_id, version), *others = [
+        (k, r) for k, r in resources.items() if r["Type"] == "AWS::Lambda::Version"
+    ]
+    assert not others
+    return version_id, version["Properties"]["Description"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"ModelId": "anthropic.claude-sonnet-4-5-20250929-v1:0"},
+        {"InferenceProfile": "eu", "ModelRegions": "eu-west-1"},
+        {"FunctionMemory": "1024"},
+        {"FunctionTimeout": "300"},
+        {"EnableSnapStart": "true"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_a_changed_setting_publishes_a_new_version(change):
+    # SAM names the version after a hash of the code and properties as
+    # written; a parameter's new value changes neither. The alias would
+    # then keep serving the old version, so the template must change the
+    # version resource itself (its description: replacing it publishes).
+    before = _published_version(_chat()[2])
+    after = _published_version(_chat(**change)[2])
+    assert before[0] != after[0] or before[1] != after[1]
+
+
+# -- The checks catch a weakened template ---------------------------------------
+
+
+def _statements(template: dict[str, Any], policy_name: str) -> list[Any]:
+    role = template["Resources"]["ChatRole"]["Properties"]
+    return next(
+        p["PolicyDocument"]["Statement"] for p in role["Policies"] if p["PolicyName"] == policy_name
+    )
+
+
+def _first_if_value(statement: Any) -> dict[str, Any]:
+    return statement["Fn::If"][1]
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(template: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node = template["Resources"]
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+
+    return mutate
+
+
+_DELETE = object()
+
+
+def _widen_bedrock(template: dict[str, Any]) -> None:
+    _first_if_value(_statements(template, "bedrock-model")[1])["Resource"] = (
+        "arn:aws:bedrock:*:*:inference-profile/*"
+    )
+
+
+def _bedrock_wildcard_action(template: dict[str, Any]) -> None:
+    _first_if_value(_statements(template, "bedrock-model")[1])["Action"] = "bedrock:*"
+
+
+def _extra_action(template: dict[str, Any]) -> None:
+    _statements(template, "logs")[0]["Action"].append("logs:CreateLogGroup")
+
+
+def _logs_anywhere(template: dict[str, Any]) -> None:
+    _statements(template, "logs")[0]["Resource"] = "*"
+
+
+def _drop_global_condition(template: dict[str, Any]) -> None:
+    del _first_if_value(_statements(template, "bedrock-model")[3])["Condition"]
+
+
+def _drop_a_destination(template: dict[str, Any]) -> None:
+    _first_if_value(_statements(template, "bedrock-model")[4])["Resource"].pop()
+
+
+def _sam_made_role(template: dict[str, Any]) -> None:
+    # What the SAM docs' examples do: SAM makes the role and attaches
+    # AWSLambdaBasicExecutionRole (logs on every log group).
+    function = template["Resources"]["ChatFunction"]["Properties"]
+    del function["Role"]
+    function["Policies"] = [{"Statement": _statements(template, "bedrock-model")}]
+    del template["Resources"]["ChatRole"]
+
+
+def _admin_role(template: dict[str, Any]) -> None:
+    role = template["Resources"]["ChatRole"]["Properties"]
+    role["ManagedPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+
+
+def _public_always(template: dict[str, Any]) -> None:
+    del template["Resources"]["ChatUrlPublicInvokeUrl"]["Condition"]
+    del template["Resources"]["ChatUrlPublicInvoke"]["Condition"]
+
+
+def _no_rule(template: dict[str, Any]) -> None:
+    del template["Rules"]["CloudFrontNeedsIamUrl"]
+
+
+WEAKENINGS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "bedrock on every profile": _widen_bedrock,
+    "bedrock:*": _bedrock_wildcard_action,
+    "a model in one destination Region missing": _drop_a_destination,
+    "global model without its conditions": _drop_global_condition,
+    "role may create log groups": _extra_action,
+    "logs on every log group": _logs_anywhere,
+    "SAM-made role": _sam_made_role,
+    "admin policy on the role": _admin_role,
+    "buffered URL": _set("ChatUrl.Properties.InvokeMode", "BUFFERED"),
+    "no exec wrapper": _set(
+        "ChatFunction.Properties.Environment.Variables.AWS_LAMBDA_EXEC_WRAPPER", _DELETE
+    ),
+    "no layer": _set("ChatFunction.Properties.Layers", _DELETE),
+    "no log retention": _set("ChatLogGroup.Properties.RetentionInDays", _DELETE),
+    "log group named otherwise": _set("ChatLogGroup.Properties.LogGroupName", "/chat/logs"),
+    "public grants without NONE": _public_always,
+    "public InvokeFunction beyond the URL": _set(
+        "ChatUrlPublicInvoke.Properties.InvokedViaFunctionUrl", _DELETE
+    ),
+    "public URL without InvokeFunction": _set("ChatUrlPublicInvoke.Condition", "UseCloudFront"),
+    "no cost cap": _set("ChatFunction.Properties.ReservedConcurrentExecutions", _DELETE),
+    "invoker policy without InvokeFunction": _set(
+        "ChatInvokerPolicy.Properties.PolicyDocument.Statement.0.Action",
+        ["lambda:InvokeFunctionUrl"],
+    ),
+    "invoker policy on every function": _set(
+        "ChatInvokerPolicy.Properties.PolicyDocument.Statement.0.Resource", ["*"]
+    ),
+    "CloudFront grant for every distribution": _set(
+        "ChatCloudFrontInvoke.Properties.SourceArn", _DELETE
+    ),
+    "CloudFront caches": _set(
+        "ChatDistribution.Properties.DistributionConfig.DefaultCacheBehavior.CachePolicyId",
+        "658327ea-f89d-4fab-a63d-7e88639e58f6",
+    ),
+    "CloudFront compresses": _set(
+        "ChatDistribution.Properties.DistributionConfig.DefaultCacheBehavior.Compress", True
+    ),
+    "CloudFront forwards Host": _set(
+        "ChatDistribution.Properties.DistributionConfig.DefaultCacheBehavior.OriginRequestPolicyId",
+        "216adef6-5c7f-47e4-b989-5492eafa07d3",
+    ),
+    "OAC signs only unsigned requests": _set(
+        "ChatOriginAccessControl.Properties.OriginAccessControlConfig.SigningBehavior",
+        "no-override",
+    ),
+    "CloudFront's default 30 s origin timeout": _set(
+        "ChatDistribution.Properties.DistributionConfig.Origins.0.CustomOriginConfig.OriginReadTimeout",
+        _DELETE,
+    ),
+    "CloudFront allowed before a public URL": _no_rule,
+}
+
+
+@pytest.mark.parametrize("weakening", WEAKENINGS, ids=str)
+def test_each_weakening_is_caught(weakening):
+    template = load(CHAT_TEMPLATE)
+    WEAKENINGS[weakening](template)
+    # The first deployment with a problem will do: the weakening was seen.
+    assert any(_checked(template)), f"{weakening}: the checks found nothing wrong"
