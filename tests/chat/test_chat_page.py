@@ -8,6 +8,8 @@ first byte came sooner.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -83,6 +85,7 @@ def test_streamed_answer_arrives_first_and_grows_while_buffered_waits(chat, brow
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: console_errors.append(str(e)))
+    posts = record_posts(page)
 
     page.goto(chat.url + "/")
     assert page.title().startswith("lambdastream chat")
@@ -131,6 +134,50 @@ def test_streamed_answer_arrives_first_and_grows_while_buffered_waits(chat, brow
     assert page.text_content("#stream-ttfb").endswith(("ms", " s"))
     assert page.is_hidden("#stream-error") and page.is_hidden("#buffered-error")
     assert console_errors == []
+
+    # Both requests carry the SHA-256 of the bytes they sent, as CloudFront's
+    # origin access control needs it to sign them for Lambda.
+    assert sorted(request.url.endswith("?mode=buffered") for request in posts) == [False, True]
+    for request in posts:
+        assert json.loads(request.post_data_buffer)["prompt"] == PROMPT
+        assert_payload_hash(request)
+
+
+def record_posts(page) -> list:
+    """The page's POST requests, as the browser sent them (collected as they go)."""
+    posts: list = []
+    page.on("request", lambda request: posts.append(request) if request.method == "POST" else None)
+    return posts
+
+
+def assert_payload_hash(request) -> None:
+    body = request.post_data_buffer
+    sent = request.all_headers().get("x-amz-content-sha256")
+    assert sent == hashlib.sha256(body).hexdigest(), (sent, body)
+
+
+@pytest.mark.timeout(120)
+def test_payload_hash_is_of_the_utf8_bytes_sent(chat, browser):
+    # Characters outside ASCII take 2 to 4 bytes each: a hash of anything but
+    # the exact bytes sent (the string's UTF-16 units, or a re-serialized
+    # body) would differ, and CloudFront's signature with it would fail.
+    prompt = "Grüße aus Köln, 東京からこんにちは 🌸"
+    page = browser.new_page()
+    posts = record_posts(page)
+    page.goto(chat.url + "/")
+    page.fill("#prompt", prompt)
+    page.click("#send")
+    page.wait_for_function(
+        """() => ['stream-pane', 'buffered-pane'].every(
+                 id => document.getElementById(id).dataset.state === 'done')""",
+        timeout=60_000,
+    )
+    assert page.text_content("#stream-output") == f"You said: {prompt}"
+    assert page.text_content("#buffered-output") == f"You said: {prompt}"
+    assert len(posts) == 2
+    for request in posts:
+        assert json.loads(request.post_data_buffer.decode("utf-8"))["prompt"] == prompt
+        assert_payload_hash(request)
 
 
 @pytest.mark.timeout(120)

@@ -8,8 +8,13 @@
  *
  * Both panes time the same way: from just before fetch() to the first body
  * bytes (first byte) and to the end of the body (total). Requests go to the
- * URL the page came from, so the page works under `lambdastream dev` and at a
- * deployed Function URL alike.
+ * URL the page came from, so the page works under `lambdastream dev`, at a
+ * deployed Function URL and behind CloudFront alike.
+ *
+ * Each POST carries `x-amz-content-sha256`, the SHA-256 of its exact body
+ * bytes: behind CloudFront with origin access control, CloudFront signs the
+ * request to the Function URL with that hash, and Lambda refuses a POST
+ * without it (it takes no unsigned payload). Only the sender can compute it.
  */
 (function () {
   "use strict";
@@ -131,6 +136,19 @@
     return body || response.statusText;
   }
 
+  /*
+   * The request body as the bytes sent, with the header giving their SHA-256.
+   * crypto.subtle exists only in secure contexts (https, localhost): on a
+   * plain-http address the hash is left out, which only CloudFront needs.
+   */
+  async function hashedBody(text) {
+    const bytes = new TextEncoder().encode(text);
+    if (!(window.crypto && window.crypto.subtle)) return { bytes: bytes, headers: {} };
+    const digest = new Uint8Array(await window.crypto.subtle.digest("SHA-256", bytes));
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    return { bytes: bytes, headers: { "x-amz-content-sha256": hex } };
+  }
+
   /* POST the request; call onText for each decoded piece of the body. */
   async function post(url, body, headers, pane, onText) {
     const started = performance.now();
@@ -138,8 +156,8 @@
     try {
       response = await fetch(url, {
         method: "POST",
-        headers: Object.assign({ "content-type": "application/json" }, headers),
-        body: body,
+        headers: Object.assign({ "content-type": "application/json" }, body.headers, headers),
+        body: body.bytes,
         cache: "no-store",
       });
     } catch (err) {
@@ -228,8 +246,9 @@
     const request = { prompt: prompt };
     const maxTokens = parseInt($("max-tokens").value, 10);
     if (maxTokens > 0) request.max_tokens = maxTokens;
-    const body = JSON.stringify(request);
     send.disabled = true;
+    // Hashed once, before either request starts its clock.
+    const body = await hashedBody(JSON.stringify(request));
     streaming.reset();
     buffered.reset();
     // Fired together so that both answers race from the same moment.
