@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+SAM_VENV := .venv-sam
 PORT   ?= 9000
 API_PORT := $(shell echo $$(( $(PORT) + 1 )))
 # The official Node.js client builds curl and aws-lambda-cpp from source
 # (~100 s); keep the built addon outside the tree so fresh clones reuse it.
 export NODE_RIC_CACHE_DIR ?= $(HOME)/.cache/lambdastream-node-ric
 
-.PHONY: install test lint demo bench clean system-deps node-ric test-pythons
+.PHONY: install test lint demo bench clean system-deps node-ric test-pythons sam-cli
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("lambdastream needs Python 3.10+") if sys.version_info < (3, 10) else None'
@@ -20,6 +21,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The SAM CLI, for the template and `sam build` tests: in a venv of its own,
+# since it pins boto3 to one version; linked into .venv/bin for the tests.
+$(SAM_VENV)/.installed: $(STAMP)
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install -q 'aws-sam-cli>=1.170,<2'
+	ln -sf ../../$(SAM_VENV)/bin/sam $(VENV)/bin/sam
+	touch $@
+
+sam-cli: $(SAM_VENV)/.installed
+
 # Debian packages the tests drive: chromium for the page test, strace for
 # the wire-cost benchmark.
 system-deps:
@@ -29,12 +41,17 @@ system-deps:
 node-ric:
 	bash tools/install-node-ric.sh
 
+# The SAM templates the project ships (not what a local `sam build` left).
+TEMPLATES = $(shell find examples src/lambdastream/deploy -name template.yaml -not -path '*/.aws-sam/*')
+
 lint: install
 	$(VENV)/bin/ruff check src tests examples bench tools
 	$(VENV)/bin/ruff format --check src tests examples bench tools
 	$(PY) -m mypy src tools/test-pythons.py
+	$(VENV)/bin/cfn-lint --include-checks I -- $(TEMPLATES)
+	$(VENV)/bin/hadolint --failure-threshold info examples/chat/Dockerfile
 
-test: install system-deps node-ric lint
+test: install system-deps node-ric sam-cli lint
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) tools/test-pythons.py
 
@@ -55,4 +72,4 @@ bench: install system-deps node-ric
 	$(PY) -m bench.relay
 
 clean:
-	rm -rf $(VENV) $(VENV)-py3.* build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(VENV)-py3.* $(SAM_VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
