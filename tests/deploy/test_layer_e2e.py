@@ -1,6 +1,7 @@
-"""The deployed chat, end to end: the layer's exec wrapper started exactly as a
-managed Python runtime starts it, under the real ``lambdastream dev``, with
-the function's code where Lambda puts it, answering from ``bedrock-local``.
+"""The deployed chat, end to end: what ``sam build`` produced (the layer
+standing for /opt, the function for /var/task), the layer's exec wrapper
+started exactly as a managed Python runtime starts it, under the real
+``lambdastream dev``, answering from ``bedrock-local``.
 
 The interpreter stands for ``/var/lang/bin/python3.13`` and has nothing
 installed (lambdastream can only come from the layer), boto3 comes from the
@@ -13,8 +14,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,6 @@ from h11client import request
 from lambda_standin import MANAGED_BOOTSTRAP_RAN, build, newest_lambda_python
 from support import lambda_client, write_handler
 
-REPO = Path(__file__).resolve().parents[2]
 PROMPT = "Why stream the answer?"
 
 
@@ -33,17 +32,18 @@ def managed(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory) -> tuple[Path, Path]:
-    """(/opt, /var/task): the layer and the chat function, as Lambda unpacks them."""
+def deployed(sam_build_dir, tmp_path_factory) -> Iterator[tuple[Path, Path]]:
+    """(/opt, /var/task): the layer and the chat function as ``sam build`` made
+    them, copied (modes kept) and made read-only, as Lambda unpacks them."""
     root = tmp_path_factory.mktemp("deployed")
     opt, task = root / "opt", root / "task"
-    subprocess.run(
-        [sys.executable, "-m", "lambdastream", "build", "layer", "--dir", str(opt)],
-        check=True,
-        capture_output=True,
-    )
-    shutil.copytree(REPO / "examples" / "chat", task, ignore=shutil.ignore_patterns("__pycache__"))
-    return opt, task
+    shutil.copytree(sam_build_dir.layer, opt)
+    shutil.copytree(sam_build_dir.function, task)
+    for path in (opt, task, *opt.rglob("*"), *task.rglob("*")):
+        path.chmod(path.stat().st_mode & ~0o222)
+    yield opt, task
+    for path in (opt, task, *opt.rglob("*"), *task.rglob("*")):
+        path.chmod(path.stat().st_mode | 0o200)
 
 
 @pytest.fixture
