@@ -37,7 +37,10 @@ def test_iam_auth_accepts_only_valid_signatures(dev_server, tmp_path):
     ok = signed(server.url + "/path?a=1", method="POST", body=b'{"x": 1}')
     assert ok.status == 200, ok.body
     assert json.loads(ok.body)["iam"]["accessKey"] == "AKIDLOCALTEST"
+    # The function's output reaches the log a moment after its answer.
+    server.wait_for_log(r"^REPORT RequestId")
     invoked = server.logs().count("INVOKED")
+    assert invoked == 1
 
     refused = [
         request(server.url + "/"),  # unsigned
