@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from deploy_support import (
-    CHAT_DIR,
-    CHAT_TEMPLATE,
-    need_executable,
-    need_python_bin,
-    offline_env,
-)
+from deploy_support import CHAT_DIR, CHAT_TEMPLATE, need_python_bin, run_sam
 
 
 @dataclass(frozen=True)
@@ -35,18 +27,11 @@ def sam_build_dir(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
     function is examples/chat/ as sam's Python workflow copies it (Python
     3.13, the function's runtime, first on PATH).
     """
-    sam = need_executable("sam")
-    python_bin = need_python_bin("3.13")
     root = tmp_path_factory.mktemp("sam-build") / "build"
-    env = offline_env(PATH=python_bin + os.pathsep + os.environ.get("PATH", ""))
-    result = subprocess.run(
-        [sam, "build", "--template-file", str(CHAT_TEMPLATE), "--build-dir", str(root)],
-        cwd=CHAT_DIR,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_sam(
+        ["build", "--template-file", str(CHAT_TEMPLATE), "--build-dir", str(root)],
+        CHAT_DIR,
+        path=[need_python_bin("3.13")],
     )
     assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
     return SamBuild(

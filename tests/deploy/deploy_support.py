@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import importlib.util
 import os
 import shutil
@@ -67,28 +66,28 @@ def need_python_bin(version: str) -> str:
     pyenv's shims do not run versions that are not selected, so the
     interpreter's own bin directory goes first on PATH instead.
     """
-    candidates = []
-    if on_path := shutil.which(f"python{version}"):
-        candidates.append(on_path)
-    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates += sorted(
-        glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", f"python{version}")),
-        reverse=True,
+    from lambdastream.deploy.layer import find_interpreters
+
+    interpreter = find_interpreters((version,)).get(version)
+    if interpreter is None:
+        _missing(f"a Python {version} interpreter (sam builds the function with its runtime's)")
+        raise AssertionError("unreachable")
+    return str(Path(interpreter).parent)
+
+
+def run_sam(args: list[str], cwd: Path, *, path: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``sam ARGS`` in ``cwd``, offline, with ``path`` first on PATH."""
+    sam = need_executable("sam")
+    env = offline_env(PATH=os.pathsep.join([*path, os.environ.get("PATH", "")]))
+    return subprocess.run(
+        [sam, *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    for candidate in candidates:
-        try:
-            result = subprocess.run(
-                [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if result.returncode == 0 and result.stdout.strip() == version:
-            return str(Path(candidate).parent)
-    _missing(f"a Python {version} interpreter (sam builds the function with its runtime's)")
-    raise AssertionError("unreachable")
 
 
 def offline_env(**extra: str) -> dict[str, str]:

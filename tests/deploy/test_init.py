@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from deploy_support import need_executable, need_python_bin, offline_env
+from deploy_support import need_python_bin, run_sam
 from h11client import request
 
 from lambdastream.deploy.scaffold import PROJECT_FILES
@@ -63,21 +63,11 @@ def test_the_generated_project_streams_under_dev(project, dev_server):
 
 
 def test_the_generated_project_builds_offline_with_sam(project):
-    sam = need_executable("sam")
     # layer/Makefile runs the lambdastream command; sam builds the function
     # with python3.13, its runtime.
-    path = os.pathsep.join([need_python_bin("3.13"), str(Path(sys.executable).parent)])
-    env = offline_env(PATH=path + os.pathsep + os.environ.get("PATH", ""))
+    path = [need_python_bin("3.13"), str(Path(sys.executable).parent)]
     for command in (["validate", "--lint", "--region", "us-east-1"], ["build"]):
-        result = subprocess.run(
-            [sam, *command],
-            cwd=project,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = run_sam(command, project, path=path)
         assert result.returncode == 0, result.stdout + result.stderr
     built = project / ".aws-sam" / "build"
     assert os.access(built / "LambdastreamLayer" / "lambdastream", os.X_OK)

@@ -121,15 +121,16 @@ def layer_modules(src: Path) -> list[str]:
     return sorted(files)
 
 
-def find_interpreters() -> dict[str, str]:
+def find_interpreters(versions: tuple[str, ...] = LAMBDA_PYTHONS) -> dict[str, str]:
     """Lambda's Python versions this machine can run: version -> interpreter.
 
     Looks for ``python3.X`` on ``PATH``, then under pyenv's versions; an
-    interpreter counts only if it runs.
+    interpreter counts only if it runs (pyenv's shims exist for versions
+    they will not run).
     """
     found: dict[str, str] = {}
     pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    for version in LAMBDA_PYTHONS:
+    for version in versions:
         candidates = []
         if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
             candidates.append(sys.executable)
