@@ -218,6 +218,9 @@ class Environment:
     # RuntimeApiListener
     def on_ready(self) -> None:
         self._init_done()
+        # The runtime asks for work: the invocation before (if any) is over
+        # for the runtime too, so its deadline no longer applies.
+        self._cancel_deadline()
         if self.stale:
             self.state = "dead"
             self.kill()
@@ -232,6 +235,11 @@ class Environment:
         self._tail.clear()
         self._delivered_at = time.monotonic()
         self._platform(f"START RequestId: {inv.request_id} Version: $LATEST")
+        # The deadline holds until the runtime asks for its next event, not
+        # until the caller has its answer: a function whose response was cut
+        # (the 200 MB cap) or that works on after answering still ends at its
+        # timeout, as on Lambda.
+        self._cancel_deadline()
         timeout = self.config.timeout
         self._timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, inv)
 
@@ -301,12 +309,14 @@ class Environment:
     def _elapsed_init(self) -> float:
         return (time.monotonic() - self._spawned_at) * 1000
 
-    def _complete(self, inv: Invocation, error: FunctionError | None) -> None:
-        if inv.done:
-            return
+    def _cancel_deadline(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _complete(self, inv: Invocation, error: FunctionError | None) -> None:
+        if inv.done:
+            return
         self._read_logs()
         if error is not None:
             self.printer.error(f"{inv.request_id} {error.error_type}: {error.message}".rstrip())
@@ -333,13 +343,20 @@ class Environment:
         # The environment stays busy until its runtime asks for the next event.
 
     def _timed_out(self, inv: Invocation) -> None:
-        if inv.done:
+        self._timer = None
+        if self.state == "dead":
             return
         seconds = self.config.timeout
         message = f"RequestId: {inv.request_id} Error: Task timed out after {seconds:.2f} seconds"
         self.state = "dead"
         self.kill()
-        self._complete(inv, FunctionError.make("Sandbox.Timeout", message))
+        if inv.done:
+            # The caller already has its answer (a cut stream, say); the
+            # function ran on to its timeout, and its environment goes now.
+            self.printer.error(message)
+            self._tail_add(f"{message}\n".encode())
+        else:
+            self._complete(inv, FunctionError.make("Sandbox.Timeout", message))
 
     def _init_timed_out(self) -> None:
         if self._init_ms is None:
@@ -357,6 +374,7 @@ class Environment:
         self._read_logs()
         was = self.state
         self.state = "dead"
+        self._cancel_deadline()
         self.api.close()
         self._close_logs()
         inv = self.current

@@ -125,6 +125,13 @@ class RuntimeApi:
         self.current: Invocation | None = None
         self._pending: Invocation | None = None
         self._waiting: _Connection | None = None
+        # The current invocation as the runtime sees it: the /next answer that
+        # delivered it, whether a /response or /error for it has begun, and
+        # whether the runtime has finished replying (only then may it have
+        # another: an environment serves one invocation at a time).
+        self._delivered = b""
+        self._responding = False
+        self._answered = True
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[_Connection] = set()
 
@@ -159,6 +166,17 @@ class RuntimeApi:
         conn._state = _CLOSED
 
     def _next_requested(self, conn: _Connection) -> None:
+        # Lambda's Runtime API (the runtime interface emulator's state
+        # machine, lambda/core/states.go): /next while the runtime is Ready
+        # with an unanswered invocation renders that invocation again; /next
+        # while a response is being sent is an invalid state transition.
+        if self._waiting is not None and self._waiting is not conn:
+            return conn.refuse_transition("Ready", "a /next call is already waiting")
+        if not self._answered:
+            if self._responding:
+                return conn.refuse_transition("InvocationResponse", "not allowed")
+            conn.transport.write(self._delivered)
+            return None
         if self._pending is not None:
             self._answer_next(conn)
         else:
@@ -182,9 +200,18 @@ class RuntimeApi:
         if inv.cognito_identity:
             headers.append(("Lambda-Runtime-Cognito-Identity", inv.cognito_identity))
         extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        self._delivered = _response("200 OK", inv.payload, extra)
+        self._responding = False
+        self._answered = False
         # START must be logged before the runtime can print anything for it.
         self.listener.on_delivered(inv)
-        conn.transport.write(_response("200 OK", inv.payload, extra))
+        conn.transport.write(self._delivered)
+
+    def _replied(self) -> None:
+        """The runtime finished its reply to the current invocation (or gave up on it)."""
+        self._responding = False
+        self._answered = True
+        self._delivered = b""
 
 
 class _Head:
@@ -222,6 +249,7 @@ class _Connection(asyncio.Protocol):
         self._on_data: Callable[[list[memoryview] | list[bytes]], None] = _ignore
         self._on_end: Callable[[list[tuple[str, str]]], None] = _ignore
         self._inv: Invocation | None = None  # the invocation whose body is being read
+        self._replying = False  # a /response or /error of the current invocation is being read
         # Reading resumes only when neither the client nor the rate limit holds it.
         self._held_by_client = False
         self._held_by_rate = False
@@ -237,6 +265,8 @@ class _Connection(asyncio.Protocol):
         self.api._connections.discard(self)
         if self.api._waiting is self:
             self.api._waiting = None
+        if self._replying:  # the runtime went away in the middle of its reply
+            self._reply_over()
         if self._inv is not None and not self._inv.done:
             self.api.listener.on_truncated(self._inv)
 
@@ -345,6 +375,8 @@ class _Connection(asyncio.Protocol):
         try:
             pieces = decoder.feed(data, end)
         except ChunkedError as exc:
+            if exc.pieces:  # what was validly framed before the fault was sent
+                self._on_data(exc.pieces)
             self._truncate_invocation()
             self._fail("400 Bad Request", "InvalidChunkedBody", str(exc))
             return b""
@@ -360,6 +392,15 @@ class _Connection(asyncio.Protocol):
         on_end, self._on_end, self._on_data = self._on_end, _ignore, _ignore
         on_end(trailers)
 
+    def _reply_over(self) -> None:
+        self._replying = False
+        self.api._replied()
+
+    def refuse_transition(self, state: str, why: str) -> None:
+        """403 ``InvalidStateTransition``, as Lambda answers a call out of turn."""
+        message = f"State transition from {state} to Ready failed for runtime. Error: {why}"
+        self.transport.write(_error_response("403 Forbidden", "InvalidStateTransition", message))
+
     def _fail(self, status: str, error_type: str, message: str) -> None:
         self.transport.write(_error_response(status, error_type, message))
         self.transport.close()
@@ -367,6 +408,8 @@ class _Connection(asyncio.Protocol):
 
     def _truncate_invocation(self, why: str = "the runtime sent a malformed body") -> None:
         inv, self._inv = self._inv, None
+        if self._replying:
+            self._reply_over()
         if inv is not None and not inv.done:
             self.api.listener.on_result(inv, FunctionError.make("Runtime.TruncatedResponse", why))
 
@@ -427,13 +470,15 @@ class _Connection(asyncio.Protocol):
                 _error_response("410 Gone", "InvalidRequestID", "stale invocation")
             )
             return None
-        if inv.started or inv.done:
+        if inv.started or inv.done or self.api._responding or self.api._answered:
             self._reply_after_body(
                 _error_response(
                     "403 Forbidden", "InvalidStateTransition", "the invocation already has a result"
                 )
             )
             return None
+        self.api._responding = True
+        self._replying = True
         return inv
 
     def _start_response(self, request_id: str, headers: dict[str, str]) -> None:
@@ -485,12 +530,14 @@ class _Connection(asyncio.Protocol):
     def _stream_end(self, trailers: list[tuple[str, str]]) -> None:
         inv, self._inv = self._inv, None
         self._free_until = 0.0
+        self._reply_over()
         self.transport.write(_ACCEPTED)
         if inv is None or inv.done:
             return
         self.api.listener.on_result(inv, _error_from_trailers(trailers))
 
     def _buffered_done(self, inv: Invocation, content_type: str | None, body: bytes) -> None:
+        self._reply_over()
         self.transport.write(_ACCEPTED)
         if inv.done:
             return
@@ -499,6 +546,7 @@ class _Connection(asyncio.Protocol):
         self.api.listener.on_result(inv, None)
 
     def _buffered_too_large(self, inv: Invocation) -> None:
+        self._reply_over()
         self.transport.write(
             _error_response(
                 "413 Request Entity Too Large",
@@ -523,6 +571,7 @@ class _Connection(asyncio.Protocol):
         header_type = headers.get(_ERROR_TYPE)
 
         def done(body: bytes) -> None:
+            self._reply_over()
             self.transport.write(_ACCEPTED)
             if not inv.done:
                 self.api.listener.on_result(inv, _error_from_post(header_type, body))
