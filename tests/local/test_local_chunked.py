@@ -104,11 +104,22 @@ def test_error_trailers_of_the_node_client_capture():
         b"5\r\nhelloX\r\n",  # data longer than declared
         b"0\r\nno colon here\r\n\r\n",
         b"1" * (MAX_LINE + 1),  # unbounded size line
+        # A field value holds no CR, LF or NUL (RFC 9110 5.5): a bare CR would
+        # split the trailer, or the log line it is printed in, in two.
+        b"0\r\nLambda-Runtime-Function-Error-Type: A\rX-Injected: yes\r\n\r\n",
+        b"0\r\nX-Err: a\x00b\r\n\r\n",
+        b"0\r\nX-Err: a\x1bb\r\n\r\n",
     ],
 )
 def test_malformed_bodies_are_refused(wire):
     with pytest.raises(ChunkedError):
         ChunkedDecoder().feed(wire)
+
+
+def test_a_trailer_value_may_hold_tabs_and_latin_1():
+    decoder = ChunkedDecoder()
+    decoder.feed(b"0\r\nX-Err: a\tb \xe9\r\n\r\n")
+    assert decoder.trailers == [("x-err", "a\tb \u00e9")]
 
 
 def test_feeding_after_the_end_is_an_error():

@@ -45,10 +45,18 @@ _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 # A chunk-size line the fast path takes; anything else (extensions, spaces,
 # a bare LF, over 16 digits) goes through the general state machine.
 _PLAIN_SIZE = re.compile(rb"([0-9a-fA-F]{1,16})\r\n")
+# Control characters a field value may not hold (a tab is allowed).
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class ChunkedError(ValueError):
-    """The bytes are not a valid chunked body (or exceed a bound)."""
+    """The bytes are not a valid chunked body (or exceed a bound).
+
+    ``pieces`` holds the payload the failing ``feed`` decoded before the
+    fault: it was sent, and a receiver may still pass it on.
+    """
+
+    pieces: list[memoryview] = []  # replaced per instance, never mutated
 
 
 def encode_chunk(payload: bytes) -> bytes:
@@ -108,72 +116,76 @@ class ChunkedDecoder:
         pos = 0
         if end is None:
             end = len(data)
-        while pos < end:
-            state = self._state
-            if state == _SIZE and not self._line:
-                # Fast path: whole chunks in this batch, no per-chunk state.
-                run = pos
-                first = len(out)
-                match = _PLAIN_SIZE.match
-                append = out.append
-                startswith = data.startswith
-                while (m := match(data, pos, end)) is not None:
-                    size = int(m.group(1), 16)
-                    start = m.end()
-                    stop = start + size
-                    # The last chunk, a partial one or a bad ending: general path.
-                    if not size or stop + 2 > end or not startswith(b"\r\n", stop):
+        try:
+            while pos < end:
+                state = self._state
+                if state == _SIZE and not self._line:
+                    # Fast path: whole chunks in this batch, no per-chunk state.
+                    run = pos
+                    first = len(out)
+                    match = _PLAIN_SIZE.match
+                    append = out.append
+                    startswith = data.startswith
+                    while (m := match(data, pos, end)) is not None:
+                        size = int(m.group(1), 16)
+                        start = m.end()
+                        stop = start + size
+                        # The last chunk, a partial one or a bad ending: general path.
+                        if not size or stop + 2 > end or not startswith(b"\r\n", stop):
+                            break
+                        append(view[start:stop])
+                        pos = stop + 2
+                    if pos > run and out.frames is None:
+                        out.frames = (first, len(out), view[run:pos])
+                    if pos >= end:
                         break
-                    append(view[start:stop])
-                    pos = stop + 2
-                if pos > run and out.frames is None:
-                    out.frames = (first, len(out), view[run:pos])
-                if pos >= end:
-                    break
-            if state == _DATA:
-                take = min(self._remaining, end - pos)
-                out.append(view[pos : pos + take])
-                pos += take
-                self._remaining -= take
-                if self._remaining == 0:
-                    self._state = _DATA_END
-            elif state == _SIZE:
-                nl = data.find(b"\n", pos, end)
-                if nl < 0:
-                    self._append_line(data, pos, end)
-                    break
-                line = self._take_line(data, pos, nl)
-                pos = nl + 1
-                size = _parse_size(line)
-                if size:
-                    self._remaining = size
-                    self._state = _DATA
-                else:
-                    self._state = _TRAILER
-            elif state == _DATA_END:
-                # The CRLF after a chunk's data may itself be split across reads.
-                nl = data.find(b"\n", pos, end)
-                if nl < 0:
-                    self._append_line(data, pos, end)
-                    break
-                line = self._take_line(data, pos, nl)
-                pos = nl + 1
-                if line not in (b"\r", b""):
-                    raise ChunkedError("chunk data longer than its declared size")
-                self._state = _SIZE
-            else:  # _TRAILER
-                nl = data.find(b"\n", pos, end)
-                if nl < 0:
-                    self._append_line(data, pos, end, MAX_TRAILERS)
-                    break
-                line = self._take_line(data, pos, nl, MAX_TRAILERS)
-                pos = nl + 1
-                if line in (b"\r", b""):
-                    self._state = _DONE
-                    self.done = True
-                    self.tail = bytes(view[pos:end])
-                    break
-                self._add_trailer(line)
+                if state == _DATA:
+                    take = min(self._remaining, end - pos)
+                    out.append(view[pos : pos + take])
+                    pos += take
+                    self._remaining -= take
+                    if self._remaining == 0:
+                        self._state = _DATA_END
+                elif state == _SIZE:
+                    nl = data.find(b"\n", pos, end)
+                    if nl < 0:
+                        self._append_line(data, pos, end)
+                        break
+                    line = self._take_line(data, pos, nl)
+                    pos = nl + 1
+                    size = _parse_size(line)
+                    if size:
+                        self._remaining = size
+                        self._state = _DATA
+                    else:
+                        self._state = _TRAILER
+                elif state == _DATA_END:
+                    # The CRLF after a chunk's data may itself be split across reads.
+                    nl = data.find(b"\n", pos, end)
+                    if nl < 0:
+                        self._append_line(data, pos, end)
+                        break
+                    line = self._take_line(data, pos, nl)
+                    pos = nl + 1
+                    if line not in (b"\r", b""):
+                        raise ChunkedError("chunk data longer than its declared size")
+                    self._state = _SIZE
+                else:  # _TRAILER
+                    nl = data.find(b"\n", pos, end)
+                    if nl < 0:
+                        self._append_line(data, pos, end, MAX_TRAILERS)
+                        break
+                    line = self._take_line(data, pos, nl, MAX_TRAILERS)
+                    pos = nl + 1
+                    if line in (b"\r", b""):
+                        self._state = _DONE
+                        self.done = True
+                        self.tail = bytes(view[pos:end])
+                        break
+                    self._add_trailer(line)
+        except ChunkedError as exc:
+            exc.pieces = out
+            raise
         return out
 
     def _append_line(
@@ -203,8 +215,13 @@ class ChunkedDecoder:
         name, sep, value = line.partition(b":")
         if not sep or not name or name != name.strip():
             raise ChunkedError("malformed trailer line")
+        value = value.strip(b" \t\r")
+        if _CONTROL.search(value):
+            # No CR, LF or NUL in a field value (RFC 9110 5.5): a bare CR would
+            # split the trailer, or the log line printing it, in two.
+            raise ChunkedError("trailer value holds a control character")
         try:
-            self.trailers.append((name.decode("ascii").lower(), value.strip().decode("latin-1")))
+            self.trailers.append((name.decode("ascii").lower(), value.decode("latin-1")))
         except UnicodeDecodeError:
             raise ChunkedError("trailer name is not ASCII") from None
 
