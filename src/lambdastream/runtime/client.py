@@ -21,6 +21,7 @@ from lambdastream.runtime.chunked import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
+    from typing import NoReturn
 
 API_PREFIX = "/2018-06-01/runtime"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
@@ -32,6 +33,12 @@ _COPY_LIMIT = 16 * 1024
 # Responses are read into one reused buffer: a fresh large buffer per recv
 # would cost an mmap, mremap and munmap on every read.
 _RECV_SIZE = 64 * 1024
+# What a Runtime API answer may hold: a head (Lambda's headers are a few
+# hundred bytes), an event (6 MB synchronous, 1 MB asynchronous) with room
+# to spare, a chunk size line. A bad peer gets one line, not our memory.
+_MAX_HEAD = 64 * 1024
+_MAX_BODY = 32 * 1024 * 1024
+_MAX_SIZE_LINE = 1024
 
 
 class RuntimeAPIError(Exception):
@@ -187,11 +194,16 @@ class RuntimeClient:
         sock = self._connection()
         data = self._pending
         while (end := data.find(b"\r\n\r\n")) == -1:
+            if len(data) > _MAX_HEAD:
+                self._malformed(f"a response head over {_MAX_HEAD} bytes")
             data += self._recv(sock)
         status, headers = _parse_head(data[:end])
         rest = data[end + 4 :]
         if "content-length" in headers:
-            body, rest = self._read_exact(sock, rest, int(headers["content-length"]))
+            length = headers["content-length"]
+            if not (length.isascii() and length.isdigit()) or int(length) > _MAX_BODY:
+                self._malformed(f"Content-Length {length[:40]!r}")
+            body, rest = self._read_exact(sock, rest, int(length))
         elif headers.get("transfer-encoding", "").lower() == "chunked":
             body, rest = self._read_chunked(sock, rest)
         else:
@@ -219,15 +231,26 @@ class RuntimeClient:
     def _read_chunked(self, sock: _socket.socket, data: bytes) -> tuple[bytes, bytes]:
         parts: list[bytes] = []
         pos = 0
+        total = 0
         while True:
             while (eol := data.find(b"\r\n", pos)) == -1:
+                if len(data) - pos > _MAX_SIZE_LINE:
+                    self._malformed("a chunk size line that does not end")
                 data = data[pos:] + self._recv(sock)
                 pos = 0
-            size = int(data[pos:eol].split(b";")[0], 16)
+            digits = data[pos:eol].split(b";")[0].strip()
+            if not digits or len(digits) > 8 or digits.strip(b"0123456789abcdefABCDEF"):
+                self._malformed(f"chunk size {bytes(data[pos:eol][:40])!r}")
+            size = int(digits, 16)
+            total += size
+            if total > _MAX_BODY:
+                self._malformed(f"a chunked body over {_MAX_BODY} bytes")
             pos = eol + 2
             if size == 0:
                 while (end := data.find(b"\r\n", pos)) != pos:  # skip trailers
                     if end == -1:
+                        if len(data) - pos > _MAX_HEAD:
+                            self._malformed("trailers that do not end")
                         data = data[pos:] + self._recv(sock)
                         pos = 0
                     else:
@@ -237,6 +260,11 @@ class RuntimeClient:
                 data += self._recv(sock)
             parts.append(data[pos : pos + size])
             pos += size + 2
+
+    def _malformed(self, what: str) -> "NoReturn":
+        # The connection is in an unknown state: drop it.
+        self.reset()
+        raise RuntimeAPIError(f"malformed answer from the Runtime API: {what}")
 
     def _recv(self, sock: _socket.socket) -> bytes:
         n = sock.recv_into(self._recv_buffer)
