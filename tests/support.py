@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DevServer", "bedrock_client", "lambda_client", "write_handler"]
+__all__ = ["DevServer", "bedrock_client", "lambda_client", "start_dev", "write_handler"]
 
 REPO = Path(__file__).resolve().parent.parent
 _URL = re.compile(r"Function URL: (http://\S+?)/?$", re.M)
@@ -93,6 +93,39 @@ class DevServer:
                 self.proc.wait()
         self._reader.join(5)
         return self.proc.returncode
+
+
+def start_dev(
+    handler: str, root: Path, *extra_args: str, env: dict[str, str] | None = None
+) -> DevServer:
+    """Start ``python -m lambdastream dev HANDLER --root ROOT`` on free ports.
+
+    Waits until it prints both addresses; the caller stops it.
+    """
+    import os
+    import sys
+
+    command = [
+        sys.executable, "-m", "lambdastream", "dev", handler, "--root", str(root),
+        "--port", "0", "--api-port", "0", *extra_args,
+    ]  # fmt: skip
+    environ = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=environ,
+        cwd=str(REPO),
+    )
+    server = DevServer(proc)
+    try:
+        server.url = server.wait_for_log(_URL.pattern).group(1)
+        server.api_url = server.wait_for_log(_API.pattern).group(1)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def write_handler(tmp_path: Path, source: str, name: str = "app.py") -> Path:
