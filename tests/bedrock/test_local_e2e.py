@@ -89,7 +89,7 @@ def test_multi_turn_and_system_reach_invoke_families(client):
 
 
 @pytest.mark.parametrize(
-    ("api", "model"), [("converse", "anything.model-v1"), ("invoke", MODEL_IDS["anthropic"])]
+    ("api", "model"), [("converse", "amazon.nova-pro-v1:0"), ("invoke", MODEL_IDS["anthropic"])]
 )
 def test_reasoning_and_tool_use_are_typed_events(client, api, model):
     events = list(
@@ -197,7 +197,12 @@ def test_in_stream_throttle_before_first_token_is_retried(client):
 
 
 def test_non_retryable_http_error_is_not_retried(client):
-    stream = stream_text(client, "m", prompt="x [[error:AccessDeniedException]]", retry=FAST_RETRY)
+    stream = stream_text(
+        client,
+        "amazon.nova-micro-v1:0",
+        prompt="x [[error:AccessDeniedException]]",
+        retry=FAST_RETRY,
+    )
     with pytest.raises(BedrockStreamError) as info:
         list(stream)
     assert (info.value.code, info.value.attempts) == ("AccessDeniedException", 1)
@@ -206,7 +211,7 @@ def test_non_retryable_http_error_is_not_retried(client):
 def test_5xx_is_retried(client):
     stream = stream_text(
         client,
-        "m",
+        "amazon.nova-micro-v1:0",
         prompt="x [[error:ServiceUnavailableException]]",
         retry=RetryPolicy(max_attempts=2, base_delay=0.001),
     )
@@ -249,12 +254,14 @@ def test_malformed_requests_get_validation_exception(client):
     )
     assert "unknown directive" in _validation_message(
         lambda: client.converse(
-            modelId="m", messages=[{"role": "user", "content": [{"text": "[[nope]]"}]}]
+            modelId="amazon.nova-micro-v1:0",
+            messages=[{"role": "user", "content": [{"text": "[[nope]]"}]}],
         )
     )
     assert "start with a user message" in _validation_message(
         lambda: client.converse_stream(
-            modelId="m", messages=[{"role": "assistant", "content": [{"text": "hi"}]}]
+            modelId="amazon.nova-micro-v1:0",
+            messages=[{"role": "assistant", "content": [{"text": "hi"}]}],
         )
     )
 
@@ -329,14 +336,14 @@ def test_converse_range_checks_inference_config(client, streaming, request_field
     call = client.converse_stream if streaming else client.converse
     messages = [{"role": "user", "content": [{"text": "hi"}]}]
     if expected is None:
-        answer = call(modelId="m", messages=messages, **request_fields)
+        answer = call(modelId="amazon.nova-micro-v1:0", messages=messages, **request_fields)
         if streaming:
             assert [e for e in answer["stream"] if "contentBlockDelta" in e]
         else:
             assert answer["output"]["message"]["content"] == [{"text": "You said: hi"}]
         return
     assert expected in _validation_message(
-        lambda: call(modelId="m", messages=messages, **request_fields)
+        lambda: call(modelId="amazon.nova-micro-v1:0", messages=messages, **request_fields)
     )
 
 
@@ -366,7 +373,9 @@ def test_non_streaming_invoke_and_converse(client):
     )
     assert body["results"][0]["outputText"] == "You said: hi there"
     assert body["results"][0]["completionReason"] == "FINISH"
-    answer = client.converse(modelId="m", messages=[{"role": "user", "content": [{"text": "yo"}]}])
+    answer = client.converse(
+        modelId="amazon.nova-micro-v1:0", messages=[{"role": "user", "content": [{"text": "yo"}]}]
+    )
     assert answer["output"]["message"]["content"] == [{"text": "You said: yo"}]
     assert answer["usage"] == {"inputTokens": 1, "outputTokens": 3, "totalTokens": 4}
     assert answer["stopReason"] == "end_turn"
@@ -392,7 +401,10 @@ def test_unsigned_and_garbage_requests_get_errors_and_the_server_lives(server, c
     conn.request("GET", "/nowhere", headers={"Authorization": "AWS4-HMAC-SHA256 x"})
     assert conn.getresponse().status == 404
     assert _raw(server, b"\x16\x03\x01garbage\r\n\r\n").startswith(b"HTTP/1.1 400")
-    assert "".join(stream_text(client, "m", prompt="still alive").text()) == "You said: still alive"
+    assert (
+        "".join(stream_text(client, "amazon.nova-micro-v1:0", prompt="still alive").text())
+        == "You said: still alive"
+    )
 
 
 def test_stream_events_are_flushed_one_write_per_event(server):
@@ -405,7 +417,7 @@ def test_stream_events_are_flushed_one_write_per_event(server):
     body = json.dumps({"messages": [{"role": "user", "content": [{"text": "a b c"}]}]})
     request = AWSRequest(
         "POST",
-        f"{server.url}/model/m/converse-stream",
+        f"{server.url}/model/amazon.nova-micro-v1:0/converse-stream",
         data=body,
         headers={"Content-Type": "application/json"},
     )
@@ -414,7 +426,7 @@ def test_stream_events_are_flushed_one_write_per_event(server):
     raw = _raw(
         server,
         (
-            f"POST /model/m/converse-stream HTTP/1.1\r\nHost: x\r\n{head}"
+            f"POST /model/amazon.nova-micro-v1:0/converse-stream HTTP/1.1\r\nHost: x\r\n{head}"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
         ).encode(),
     )

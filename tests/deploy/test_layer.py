@@ -26,7 +26,7 @@ NOT_IN_LAYER = (
     "lambdastream/eventstream.py",
     "lambdastream/deploy/",
     "lambdastream/bedrock/local.py",
-    "lambdastream/bedrock/httpserver.py",
+    "lambdastream/httpserver/",
     "lambdastream/bedrock/faults.py",
     "lambdastream/bedrock/command.py",
     "lambdastream/bedrock/backends.py",

@@ -24,9 +24,9 @@ class InProcess:
 @contextlib.contextmanager
 def serve_in_process(root: Path, *, cors: Any = None) -> Iterator[InProcess]:
     """Serve ``app.handler`` from ``root`` on free loopback ports until the block ends."""
+    from lambdastream.httpserver import serve
     from lambdastream.local.environments import FunctionConfig, Pool
     from lambdastream.local.function_url import MAX_REQUEST, FunctionUrl
-    from lambdastream.local.http_server import serve
     from lambdastream.local.invoke_api import MAX_PAYLOAD, InvokeApi
     from lambdastream.local.logs import LogPrinter
 

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         try:
-            server = await start_server(args.host, args.port, handler)
+            server = await start_server(args.host, args.port, handler, log=_log)
         except OSError as exc:
             print(
                 f"bedrock-local: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
@@ -104,3 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def _log(message: str) -> None:
+    print(f"bedrock-local: {message}", file=sys.stderr, flush=True)

@@ -5,7 +5,8 @@ ConverseStream on ``/model/{modelId}/...`` with Bedrock's wire format: event
 stream framing, per-family chunk JSON (the same family table the client
 uses) with invocation metrics, in-stream exception events, and HTTP errors
 with ``x-amzn-ErrorType``. Any SigV4-signed request is accepted; signatures
-are not checked.
+are not checked. It runs on the local Lambda's HTTP server
+(:mod:`lambdastream.httpserver`), with its limits and timeouts.
 
 Example::
 
@@ -27,7 +28,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -50,6 +51,7 @@ from lambdastream.bedrock.events import (
     ToolUseStart,
 )
 from lambdastream.bedrock.families import (
+    FAMILIES,
     Family,
     Prompt,
     RenderState,
@@ -59,11 +61,20 @@ from lambdastream.bedrock.families import (
     invocation_metrics,
     read_converse_request,
 )
-from lambdastream.bedrock.httpserver import Request, Response, serve_connection
 from lambdastream.eventstream import encode_event, encode_exception
+from lambdastream.httpserver import AsyncResponse, ResponseWriter, async_app, serve
+from lambdastream.local.url_event import HttpRequest
 
 OPERATIONS = ("invoke", "invoke-with-response-stream", "converse", "converse-stream")
 STREAMING = ("invoke-with-response-stream", "converse-stream")
+# InvokeModel's body: at most 25,000,000 bytes (the ``Body`` shape's ``max``
+# in botocore's bedrock-runtime service model). Converse declares none; the
+# same bound holds for every request here.
+MAX_BODY = 25_000_000
+# What Bedrock answers for a body it cannot read as JSON.
+MALFORMED = "Malformed input request, please reformat your input and retry."
+# ... and for a model id it does not serve (any operation).
+INVALID_MODEL = "The provided model identifier is invalid."
 
 
 class ApiError(Exception):
@@ -113,72 +124,94 @@ class BedrockLocal:
         self.backend = backend
         self.global_directives = [faults.parse_spec(s) for s in fault_specs or []]
         self._throttled: dict[str, int] = {}
+        # Bedrock refuses a model it does not serve, Converse included. The
+        # scripted model serves the families bedrock-local knows; an
+        # OpenAI-compatible server knows its own models (its "not found"
+        # comes back as ValidationException), and may be asked for one by
+        # its own name, so Converse leaves the check to it.
+        self._converse_any_model = not isinstance(backend, ScriptedBackend)
 
-    async def handle(self, request: Request, response: Response) -> None:
+    async def handle(self, request: HttpRequest, response: AsyncResponse) -> None:
         request_id = str(uuid.uuid4())
         try:
             call = self._parse(request)
             await self._answer(call, response, request_id)
         except ApiError as exc:
-            if response.started:
-                raise
-            await _send_error(response, request_id, exc)
+            if response.started:  # never, by construction: errors in a stream are events
+                return
+            await response.send(*_error_answer(request_id, exc))
+        except ConnectionError:
+            return  # the client went away: nobody to answer
         except Exception as exc:  # never a traceback to the client, never a dead server
             if response.started:
                 return
-            await _send_error(
-                response, request_id, ApiError("InternalServerException", f"bedrock-local: {exc}")
-            )
+            error = ApiError("InternalServerException", f"bedrock-local: {exc}")
+            await response.send(*_error_answer(request_id, error))
+
+    def too_large(self, request: HttpRequest, writer: ResponseWriter) -> None:
+        """Answer a request whose body is over ``MAX_BODY``, from its head alone."""
+        error = ApiError(
+            "ValidationException",
+            "1 validation error detected: Value at 'body' failed to satisfy constraint:"
+            f" Member must have length less than or equal to {MAX_BODY}",
+        )
+        writer.send(*_error_answer(str(uuid.uuid4()), error))
+
+    def throttled(self, request: HttpRequest, writer: ResponseWriter) -> None:
+        """Answer a request the server's upload budget cannot hold: Bedrock's throttling."""
+        error = ApiError(
+            "ThrottlingException", "Too many requests, please wait before trying again."
+        )
+        writer.send(*_error_answer(str(uuid.uuid4()), error))
 
     # ----------------------------------------------------------- parsing
 
-    def _parse(self, request: Request) -> Call:
+    def _parse(self, request: HttpRequest) -> Call:
         path = request.target.split("?", 1)[0]
         pieces = path.split("/")
         if len(pieces) != 4 or pieces[1] != "model" or pieces[3] not in OPERATIONS:
             raise ApiError("UnknownOperationException", f"no operation at {path}", 404)
         if request.method != "POST":
             raise ApiError("UnknownOperationException", f"{request.method} {path}", 404)
-        if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+        authorization = next(
+            (value for name, value in request.headers if name.lower() == "authorization"), ""
+        )
+        if not authorization.startswith("AWS4-HMAC-SHA256"):
             raise ApiError(
                 "MissingAuthenticationTokenException", "Missing Authentication Token", 403
             )
         operation, model_id = pieces[3], unquote(pieces[2])
         if not model_id:
             raise ApiError("ValidationException", "modelId must not be empty")
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            raise ApiError(
-                "ValidationException",
-                "Malformed input request, please reformat your input and retry.",
-            ) from None
-        if not isinstance(body, dict):
-            raise ApiError(
-                "ValidationException", "Malformed input request: expected a JSON object."
-            )
+        invoke = operation.startswith("invoke")
         family = None
+        if invoke or not self._converse_any_model:
+            try:
+                family = family_for(model_id)
+            except UnsupportedModelError:
+                known = "; ".join(entry.label for entry in FAMILIES)
+                raise ApiError(
+                    "ValidationException", f"{INVALID_MODEL} (bedrock-local serves: {known})"
+                ) from None
+        body = _json_object(request.body)
         try:
-            if operation.startswith("invoke"):
-                try:
-                    family = family_for(model_id)
-                except UnsupportedModelError as exc:
-                    raise ApiError(
-                        "ValidationException", f"The provided model identifier is invalid. ({exc})"
-                    ) from None
+            if invoke:
+                assert family is not None
                 prompt = family.read_request(body)
             else:
                 prompt = read_converse_request(body)
             directives, cleaned = faults.parse_directives(prompt.last_user_text)
         except (RequestError, faults.DirectiveError) as exc:
             raise ApiError("ValidationException", f"Malformed input request: {exc}") from None
+        except RecursionError:  # nested deeper than the reader goes: not a request either
+            raise ApiError("ValidationException", MALFORMED) from None
         prompt = _replace_last_user_text(prompt, cleaned)
         directives = self.global_directives + directives
-        if family is not None and not family.carries_reasoning:
+        if invoke and family is not None and not family.carries_reasoning:
             # Its chunks have no place for reasoning, so the scripted model does not reason:
             # the usage then counts only the tokens the client receives.
             directives = [d for d in directives if d[0] != "think"]
-        return Call(operation, model_id, prompt, directives, family)
+        return Call(operation, model_id, prompt, directives, family if invoke else None)
 
     # ----------------------------------------------------------- answering
 
@@ -195,7 +228,7 @@ class BedrockLocal:
                         "ThrottlingException", "Too many requests, please wait before trying again."
                     )
 
-    async def _answer(self, call: Call, response: Response, request_id: str) -> None:
+    async def _answer(self, call: Call, response: AsyncResponse, request_id: str) -> None:
         self._before_stream_faults(call)
         started = time.monotonic()
         stream_error = next((arg for name, arg in call.directives if name == "stream-error"), None)
@@ -217,7 +250,7 @@ class BedrockLocal:
         call: Call,
         events: AsyncIterator[StreamEvent],
         state: RenderState,
-        response: Response,
+        response: AsyncResponse,
         request_id: str,
         started: float,
         fail_after: int | None,
@@ -225,12 +258,12 @@ class BedrockLocal:
     ) -> None:
         converse = call.operation == "converse-stream"
         first = await _first_event(events)  # errors before the first token stay HTTP errors
-        headers = {
-            "Content-Type": "application/vnd.amazon.eventstream",
-            "x-amzn-RequestId": request_id,
-        }
+        headers = [
+            ("Content-Type", "application/vnd.amazon.eventstream"),
+            ("x-amzn-RequestId", request_id),
+        ]
         if not converse:
-            headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
+            headers.append(("X-Amzn-Bedrock-Content-Type", "application/json"))
         await response.start(200, headers)
         first_byte_ms = int((time.monotonic() - started) * 1000)
 
@@ -288,7 +321,7 @@ class BedrockLocal:
         call: Call,
         events: AsyncIterator[StreamEvent],
         state: RenderState,
-        response: Response,
+        response: AsyncResponse,
         request_id: str,
         started: float,
         fail_after: int | None,
@@ -329,14 +362,14 @@ class BedrockLocal:
         state.input_tokens = end.usage.input_tokens or state.input_tokens
         state.output_tokens = end.usage.output_tokens or tokens
         latency = int((time.monotonic() - started) * 1000)
-        headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
+        headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
         if call.family is not None:
             body = call.family.respond("".join(text), end, state)
-            headers |= {
-                "X-Amzn-Bedrock-Input-Token-Count": str(state.input_tokens),
-                "X-Amzn-Bedrock-Output-Token-Count": str(state.output_tokens),
-                "X-Amzn-Bedrock-Invocation-Latency": str(latency),
-            }
+            headers += [
+                ("X-Amzn-Bedrock-Input-Token-Count", str(state.input_tokens)),
+                ("X-Amzn-Bedrock-Output-Token-Count", str(state.output_tokens)),
+                ("X-Amzn-Bedrock-Invocation-Latency", str(latency)),
+            ]
         else:
             content.append({"text": "".join(text)})
             for tool in tools.values():
@@ -389,23 +422,59 @@ async def _chain(
         yield event
 
 
-async def _send_error(response: Response, request_id: str, exc: ApiError) -> None:
-    headers = {
-        "Content-Type": "application/json",
-        "x-amzn-ErrorType": f"{exc.code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
-        "x-amzn-RequestId": request_id,
-    }
-    await response.send(exc.status, headers, json.dumps({"message": exc.message}).encode("utf-8"))
+def _error_answer(request_id: str, exc: ApiError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body of an error, as Bedrock sends one.
+
+    botocore's rest-json parser takes the code from ``x-amzn-ErrorType`` (up
+    to the first ``:``) and the message from the body's ``message``.
+    """
+    headers = [
+        ("Content-Type", "application/json"),
+        ("x-amzn-ErrorType", f"{exc.code}:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+        ("x-amzn-RequestId", request_id),
+    ]
+    return exc.status, headers, json.dumps({"message": exc.message}).encode("utf-8")
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, read as strictly as Bedrock reads it.
+
+    UTF-8 only (``json.loads`` would guess UTF-16 or UTF-32 from bytes); no
+    ``NaN`` or ``Infinity``, which Python accepts and JSON does not; nesting
+    deeper than the parser's recursion limit is malformed, not a crash.
+    """
+    try:
+        body = json.loads(raw.decode("utf-8") if raw else "{}", parse_constant=_not_json)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        raise ApiError("ValidationException", MALFORMED) from None
+    if not isinstance(body, dict):
+        raise ApiError("ValidationException", "Malformed input request: expected a JSON object.")
+    return body
+
+
+def _not_json(literal: str) -> Any:
+    raise ValueError(f"{literal} is not a JSON number")
 
 
 # ------------------------------------------------------------------ running it
 
 
-async def start_server(host: str, port: int, handler: BedrockLocal) -> asyncio.Server:
-    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_connection(reader, writer, handler.handle)
+async def start_server(
+    host: str, port: int, handler: BedrockLocal, *, log: Callable[[str], None] | None = None
+) -> asyncio.Server:
+    """Serve ``handler`` on ``host:port`` (0: any free port) until the server is closed.
 
-    return await asyncio.start_server(on_connection, host, port)
+    ``log`` gets a line for each request the server refuses or times out.
+    """
+    return await serve(
+        async_app(handler.handle),
+        host,
+        port,
+        max_body=MAX_BODY,
+        on_too_large=handler.too_large,
+        on_throttled=handler.throttled,
+        log=log,
+    )
 
 
 class BackgroundServer:

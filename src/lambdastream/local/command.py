@@ -15,6 +15,11 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lambdastream.local.logs import LogPrinter
+    from lambdastream.local.sigv4 import IamAuthorizer
 
 __all__ = ["add_arguments", "run"]
 
@@ -66,7 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--root", type=Path, default=Path("."), help="the function's code (LAMBDA_TASK_ROOT)"
     )
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1); beyond loopback, the Invoke API"
+        " takes only SigV4-signed requests",
     )
     parser.add_argument(
         "--port", type=int, default=9000, help="Function URL port (default 9000; 0 = any)"
@@ -124,7 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--auth",
         choices=["NONE", "AWS_IAM"],
         default="NONE",
-        help="Function URL auth type (default NONE)",
+        help="Function URL auth type (default NONE); AWS_IAM: the Function URL and the"
+        " Invoke API take only requests SigV4-signed with your local credentials",
     )
     parser.add_argument(
         "--cors-origin",
@@ -207,10 +216,70 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (127.0.0.0/8, ::1).
+
+    An address is read as it is; a name is resolved (as the server will
+    resolve it to listen). ``""`` (every interface) and a name that does not
+    resolve count as beyond loopback.
+    """
+    import ipaddress
+    import socket
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return all(
+        ipaddress.ip_address(str(info[4][0]).partition("%")[0]).is_loopback for info in infos
+    )
+
+
+def _warn_who_may_call(
+    printer: LogPrinter,
+    args: argparse.Namespace,
+    url_port: int,
+    api_port: int,
+    authorize: IamAuthorizer | None,
+    beyond_loopback: bool,
+) -> None:
+    """Say at startup which listener takes whom, loudly when one is open beyond loopback."""
+    if beyond_loopback and args.auth == "AWS_IAM":
+        printer.info(
+            f"  listening on {args.host}: the Function URL and Invoke API take only"
+            " SigV4-signed requests (your local AWS credentials)"
+        )
+    elif beyond_loopback:
+        printer.warning(
+            f"WARNING: listening on {args.host} with --auth NONE: the Function URL"
+            f" (port {url_port}) is open to anyone who can reach this machine, unauthenticated,"
+            " and runs your function with your credentials. Use --auth AWS_IAM to require"
+            " signatures there too."
+        )
+        printer.warning(
+            f"  Invoke API (port {api_port}): SigV4-signed requests only (your local AWS"
+            " credentials), as on AWS"
+        )
+    if authorize is not None and not authorize.has_credentials:
+        refusing = (
+            f"the Function URL (port {url_port}) and the Invoke API (port {api_port})"
+            if args.auth == "AWS_IAM"
+            else f"the Invoke API (port {api_port})"
+        )
+        printer.warning(
+            f"WARNING: no local AWS credentials were found: {refusing} will answer every"
+            " request 403 (only requests signed with them are taken)."
+        )
+
+
 async def _serve(args: argparse.Namespace) -> None:
+    from lambdastream.httpserver import serve
     from lambdastream.local.environments import FunctionConfig, Pool
     from lambdastream.local.function_url import MAX_REQUEST, FunctionUrl
-    from lambdastream.local.http_server import serve
     from lambdastream.local.invoke_api import MAX_PAYLOAD, InvokeApi
     from lambdastream.local.logs import LogPrinter
 
@@ -244,16 +313,14 @@ async def _serve(args: argparse.Namespace) -> None:
         snap_start=args.snap_start,
     )
     pool = Pool(config, printer)
+    # AWS serves the Invoke API signed only: here too, unless it stays on
+    # loopback with --auth NONE (boto3 from this machine, signed or not).
+    beyond_loopback = not _is_loopback(args.host)
     authorize = None
-    if args.auth == "AWS_IAM":
+    if args.auth == "AWS_IAM" or beyond_loopback:
         from lambdastream.local.sigv4 import IamAuthorizer
 
-        authorize = IamAuthorizer(region=args.region)
-        if not authorize.has_credentials:
-            printer.warning(
-                "WARNING: --auth AWS_IAM but no local AWS credentials were found:"
-                " every Function URL request will get 403."
-            )
+        authorize = IamAuthorizer.with_local_credentials(args.region)
     cors = None
     if args.cors_origin:
         from lambdastream.local.cors import CorsConfig
@@ -266,13 +333,29 @@ async def _serve(args: argparse.Namespace) -> None:
             max_age=args.cors_max_age,
             allow_credentials=args.cors_allow_credentials,
         )
-    url_app = FunctionUrl(pool, printer, region=args.region, authorize=authorize, cors=cors)
-    api_app = InvokeApi(pool, config)
+    url_app = FunctionUrl(
+        pool,
+        printer,
+        region=args.region,
+        authorize=authorize if args.auth == "AWS_IAM" else None,
+        cors=cors,
+    )
+    api_app = InvokeApi(pool, config, authorize=authorize)
     url_server = await serve(
-        url_app, args.host, args.port, max_body=MAX_REQUEST, on_too_large=url_app.too_large
+        url_app,
+        args.host,
+        args.port,
+        max_body=MAX_REQUEST,
+        on_too_large=url_app.too_large,
+        log=printer.warning,
     )
     api_server = await serve(
-        api_app, args.host, args.api_port, max_body=MAX_PAYLOAD, on_too_large=api_app.too_large
+        api_app,
+        args.host,
+        args.api_port,
+        max_body=MAX_PAYLOAD,
+        on_too_large=api_app.too_large,
+        log=printer.warning,
     )
     url_port = url_server.sockets[0].getsockname()[1]
     api_port = api_server.sockets[0].getsockname()[1]
@@ -291,12 +374,9 @@ async def _serve(args: argparse.Namespace) -> None:
         f" concurrency {config.concurrency}, auth {args.auth}"
     )
     if bedrock is not None:
-        printer.info(f"  local Bedrock: {bedrock.url}")
-    if args.host not in ("127.0.0.1", "localhost", "::1") and args.auth != "AWS_IAM":
-        printer.warning(
-            f"WARNING: listening on {args.host} with --auth NONE: anyone who can reach this "
-            "machine can invoke your function with your credentials. Use --auth AWS_IAM."
-        )
+        # Bound to 127.0.0.1 whatever --host says: only the function calls it.
+        printer.info(f"  local Bedrock: {bedrock.url} (127.0.0.1 only)")
+    _warn_who_may_call(printer, args, url_port, api_port, authorize, beyond_loopback)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -37,6 +37,10 @@ __all__ = ["FunctionConfig", "Pool", "TooManyRequests"]
 
 ACCOUNT_ID = "123456789012"
 LOG_TAIL = 4096
+# Asynchronous invokes waiting for an environment: at most this many, and
+# this much payload (1 MB each at most); beyond, TooManyRequestsException.
+MAX_QUEUED_EVENTS = 1000
+MAX_QUEUED_BYTES = 32 * 1024 * 1024
 # The directory holding the lambdastream package: the runtime's code.
 _RUNTIME_DIR = str(Path(__file__).resolve().parents[2])
 # Lambda gives init 10 s of its own before an on-demand invocation's timeout.
@@ -453,6 +457,8 @@ class Pool:
         self._idle_envs: deque[Environment] = deque()
         self._count = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._queued: set[asyncio.Future[None]] = set()
+        self.queued_bytes = 0
 
     def invoke(self, inv: Invocation) -> None:
         """Start ``inv`` on a warm environment, or a cold one; else raise."""
@@ -472,6 +478,29 @@ class Pool:
         kind = "snap-start: init, snapshot, restore" if self.config.snap_start else "cold start"
         self.printer.platform(f"INIT_START environment {env.index} ({kind})")
         env.start_task = asyncio.ensure_future(env.start())
+
+    def enqueue(self, inv: Invocation) -> None:
+        """Run ``inv`` once an environment is free (an asynchronous invoke).
+
+        Raises ``TooManyRequests`` when the queue already holds
+        ``MAX_QUEUED_EVENTS`` events or ``MAX_QUEUED_BYTES`` of payload:
+        Lambda's own queue is practically unbounded, but a local one must
+        not grow the dev server without limit.
+        """
+        size = len(inv.payload)
+        if len(self._queued) >= MAX_QUEUED_EVENTS or self.queued_bytes + size > MAX_QUEUED_BYTES:
+            raise TooManyRequests
+        self.queued_bytes += size
+        task = asyncio.ensure_future(self._run_queued(inv, size))
+        self._queued.add(task)
+        task.add_done_callback(self._queued.discard)
+
+    async def _run_queued(self, inv: Invocation, size: int) -> None:
+        try:
+            await self.invoke_queued(inv)
+        finally:
+            # The payload now belongs to the environment (or to nobody).
+            self.queued_bytes -= size
 
     async def invoke_queued(self, inv: Invocation) -> None:
         """Like ``invoke``, but wait for a free environment (asynchronous invokes)."""

@@ -22,8 +22,8 @@ import json
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii
 
+from lambdastream.httpserver import ResponseWriter
 from lambdastream.local.environments import Pool, TooManyRequests
-from lambdastream.local.http_server import ResponseWriter
 from lambdastream.local.invocation import FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
 from lambdastream.local.prelude import (
@@ -32,6 +32,7 @@ from lambdastream.local.prelude import (
     PreludeDecoder,
     PreludeError,
 )
+from lambdastream.local.sigv4 import AuthError
 from lambdastream.local.url_event import HttpRequest, build_event
 from lambdastream.local.url_response import map_buffered, response_headers
 
@@ -60,8 +61,9 @@ def _event_encoder() -> Callable[[object], str]:
 
 _event_json = _event_encoder()
 
-# Authorizer check: returns the requestContext.authorizer object, or None to refuse.
-Authorize = Callable[[HttpRequest], "dict | None"]
+# Authorizer check: returns the requestContext.authorizer object; raises
+# sigv4.AuthError to refuse.
+Authorize = Callable[[HttpRequest], dict]
 # CORS: returns (handled-as-preflight response headers | None, extra headers for others).
 Cors = Callable[[HttpRequest], "tuple[list[tuple[str, str]] | None, list[tuple[str, str]]]"]
 
@@ -93,8 +95,13 @@ class FunctionUrl:
                 return
         authorizer = None
         if self.authorize is not None:
-            authorizer = self.authorize(request)
-            if authorizer is None:
+            try:
+                authorizer = self.authorize(request)
+            except AuthError as refused:
+                # A Function URL says no more than Forbidden; the log says why.
+                self.printer.warning(
+                    f"Function URL: 403 {request.method} from {writer.peer}: {refused}"
+                )
                 writer.send(403, [*_JSON, *extra], b'{"Message":"Forbidden"}')
                 return
         inv = Invocation(b"")  # its request id goes into the event
@@ -123,6 +130,10 @@ class FunctionUrl:
             }
         ).encode()
         writer.send(413, _JSON, body)
+
+    def throttled(self, request: HttpRequest, writer: ResponseWriter) -> None:
+        """Answer a request the server's upload budget cannot hold, as Lambda throttles."""
+        writer.send(429, _JSON, b'{"Message":"Rate Exceeded."}')
 
 
 class _UrlSink:

@@ -11,7 +11,13 @@
   and ``LogResult``. As in Lambda, a prelude is not stripped.
 
 Errors of the API itself are JSON ``{"Type": "User", "message": ...}`` with
-the ``x-amzn-ErrorType`` header botocore reads.
+the ``x-amzn-ErrorType`` header botocore reads. With an ``authorize`` check
+(always beyond loopback, and with ``--auth AWS_IAM``), an unsigned or badly
+signed call gets AWS's 403 first (``MissingAuthenticationTokenException``,
+``InvalidSignatureException``, ``IncompleteSignatureException``,
+``UnrecognizedClientException``, JSON ``{"message": ...}``) and nothing runs.
+Payloads must be JSON as Lambda reads it (no ``NaN``, no nesting deeper than
+the parser goes); another account's function is ``AccessDeniedException``.
 
 Example::
 
@@ -22,21 +28,22 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
+import re
 import traceback
 import uuid
 from urllib.parse import parse_qs, unquote
 
 from lambdastream.eventstream import EventStreamError, encode_event
+from lambdastream.httpserver import ResponseWriter
 from lambdastream.local.environments import FunctionConfig, Pool, TooManyRequests
-from lambdastream.local.http_server import ResponseWriter
 from lambdastream.local.invocation import FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
 from lambdastream.local.runtime_api import MAX_BUFFERED_RESPONSE
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.local.sigv4 import LOCAL_USER_ARN, AuthError, IamAuthorizer
+from lambdastream.local.url_event import ACCOUNT_ID, HttpRequest
 
 __all__ = ["MAX_PAYLOAD", "InvokeApi"]
 
@@ -45,17 +52,39 @@ MAX_PAYLOAD = 6 * 1024 * 1024
 MAX_EVENT_PAYLOAD = 1024 * 1024
 _INVOKE = "/2015-03-31/functions/"
 _STREAM = "/2021-11-15/functions/"
+# FunctionName's forms, after the pattern in botocore's lambda model
+# (Invoke's input shape): [arn:PARTITION:lambda:][REGION:][ACCOUNT:][function:]NAME[:QUALIFIER].
+_FUNCTION_NAME = re.compile(
+    r"(?:arn:(?P<partition>aws[a-zA-Z-]*)?:lambda:)?"
+    r"(?:(?P<region>(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?"
+    r"(?:function:)?"
+    r"(?P<name>[a-zA-Z0-9_.-]+)"
+    r"(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?"
+)
 
 
 class InvokeApi:
-    """The Invoke API app for ``http_server.serve``."""
+    """The Invoke API app for ``http_server.serve``.
 
-    def __init__(self, pool: Pool, config: FunctionConfig) -> None:
+    ``authorize``: the SigV4 check every request must pass first (AWS serves
+    this API signed only); ``None`` on loopback with ``--auth NONE``, where
+    boto3 may call it signed or not.
+    """
+
+    def __init__(
+        self, pool: Pool, config: FunctionConfig, authorize: IamAuthorizer | None = None
+    ) -> None:
         self.pool = pool
         self.config = config
-        self._background: set[asyncio.Future[None]] = set()
+        self.authorize = authorize
 
     def __call__(self, request: HttpRequest, writer: ResponseWriter) -> None:
+        if self.authorize is not None:
+            try:
+                self.authorize.check(request)
+            except AuthError as refused:
+                return self._refuse(request, writer, refused)
         path, _, query = request.target.partition("?")
         if request.method != "POST":
             return _api_error(writer, 404, "UnknownOperationException", "Unknown operation")
@@ -67,13 +96,22 @@ class InvokeApi:
             streaming = True
         else:
             return _api_error(writer, 404, "UnknownOperationException", "Unknown operation")
-        headers = {k.lower(): v for k, v in request.headers}
-        qualifier = parse_qs(query).get("Qualifier", [None])[0]
-        if not self._is_ours(name, qualifier):
-            arn = self.config.arn.rsplit(":", 1)[0] + ":" + name.split(":")[-1]
+        # Repeated headers joined with commas, as SigV4 signs them: the value
+        # used is the value signed.
+        headers: dict[str, str] = {}
+        for key, value in request.headers:
+            key = key.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        qualifiers = parse_qs(query).get("Qualifier", [])
+        if len(qualifiers) > 1:
+            # SigV4 sorts repeated query keys, so a reordering keeps the
+            # signature: with one Qualifier taken, it could change what runs.
             return _api_error(
-                writer, 404, "ResourceNotFoundException", f"Function not found: {arn}"
+                writer, 400, "InvalidParameterValueException", "Qualifier must be given once."
             )
+        unknown = self._unknown_function(name, qualifiers[0] if qualifiers else None)
+        if unknown is not None:
+            return _api_error(writer, *unknown)
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         allowed = (
             ("RequestResponse", "DryRun") if streaming else ("RequestResponse", "Event", "DryRun")
@@ -91,14 +129,13 @@ class InvokeApi:
                 writer, 400, "InvalidParameterValueException", f"Unsupported LogType: {log_type}"
             )
         payload = request.body or b"{}"
-        try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        why = _not_json(payload)
+        if why is not None:
             return _api_error(
                 writer,
                 400,
                 "InvalidRequestContentException",
-                f"Could not parse request body into json: {exc}",
+                f"Could not parse request body into json: Could not parse payload into json: {why}",
             )
         client_context = None
         if "x-amz-client-context" in headers:
@@ -106,8 +143,9 @@ class InvokeApi:
                 client_context = base64.b64decode(
                     headers["x-amz-client-context"], validate=True
                 ).decode()
-                json.loads(client_context)
-            except (binascii.Error, ValueError, UnicodeDecodeError):
+            except (binascii.Error, UnicodeDecodeError):
+                client_context = None
+            if client_context is None or _not_json(client_context.encode()) is not None:
                 return _api_error(
                     writer,
                     400,
@@ -126,9 +164,16 @@ class InvokeApi:
                     f"Request must be smaller than {MAX_EVENT_PAYLOAD} bytes"
                     " for the InvokeAsync operation",
                 )
-            task = asyncio.ensure_future(self.pool.invoke_queued(inv))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            try:
+                self.pool.enqueue(inv)
+            except TooManyRequests:
+                return _api_error(
+                    writer,
+                    429,
+                    "TooManyRequestsException",
+                    "Rate Exceeded.",
+                    reason="EventQueueFull",
+                )
             return writer.send(202, [("x-amzn-RequestId", inv.request_id)], b"")
         tail = log_type == "Tail"
         sink: _StreamSink | _BufferedSink = (
@@ -154,28 +199,113 @@ class InvokeApi:
 
     def too_large(self, request: HttpRequest, writer: ResponseWriter) -> None:
         """Answer a request whose payload is over the limit."""
-        _api_error(
+        if self.authorize is not None and not any(
+            name.lower() == "authorization" for name, _ in request.headers
+        ):
+            # The body is gone, so no signature can be checked; an unsigned
+            # caller learns that it must sign, not the size limit.
+            return self._refuse(
+                request,
+                writer,
+                AuthError("MissingAuthenticationTokenException", "Missing Authentication Token"),
+            )
+        return _api_error(
             writer,
             413,
             "RequestTooLargeException",
             f"Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation",
         )
 
-    def _is_ours(self, name: str, qualifier: str | None) -> bool:
-        # Accepted: name, name:qualifier, ACCOUNT:function:name[:q], a full ARN[:q].
-        parts = name.split(":")
-        if len(parts) >= 7 and parts[:3] == ["arn", "aws", "lambda"] and parts[5] == "function":
-            fn, rest = parts[6], parts[7:]
-            if parts[3] != self.config.region or parts[4] != "123456789012":
-                return False
-        elif len(parts) >= 3 and parts[1] == "function":
-            fn, rest = parts[2], parts[3:]
-        else:
-            fn, rest = parts[0], parts[1:]
-        if len(rest) > 1:
-            return False
-        qualifiers = {q for q in (qualifier, *rest) if q}
-        return fn == self.config.name and qualifiers <= {"$LATEST"}
+    def throttled(self, request: HttpRequest, writer: ResponseWriter) -> None:
+        """Answer a request the server's upload budget cannot hold, as Lambda throttles."""
+        _api_error(
+            writer,
+            429,
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+            reason="ConcurrentInvocationLimitExceeded",
+        )
+
+    def _refuse(self, request: HttpRequest, writer: ResponseWriter, refused: AuthError) -> None:
+        """403 as AWS's front door answers an unsigned or badly signed call."""
+        self.pool.printer.warning(f"Invoke API: 403 {request.method} from {writer.peer}: {refused}")
+        headers = [
+            ("content-type", "application/json"),
+            ("x-amzn-ErrorType", refused.error_type),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ]
+        writer.send(403, headers, json.dumps({"message": refused.message}).encode())
+
+    def _unknown_function(
+        self, function_name: str, qualifier: str | None
+    ) -> tuple[int, str, str] | None:
+        """Why ``FunctionName`` (and ``Qualifier``) is not this function, or None.
+
+        The forms are botocore's lambda model's (a name, a partial ARN
+        ``ACCOUNT:function:NAME`` or a full ARN, each with an optional
+        ``:QUALIFIER``); AWS's answers for another region and another account.
+        """
+        config = self.config
+        parts = _FUNCTION_NAME.fullmatch(function_name)
+        if parts is None:
+            return 404, "ResourceNotFoundException", f"Function not found: {function_name}"
+        region = parts["region"] or config.region
+        account = parts["account"] or ACCOUNT_ID
+        derived = parts["qualifier"]
+        if derived and qualifier and derived != qualifier:
+            return (
+                400,
+                "InvalidParameterValueException",
+                "The derived qualifier from the function name does not match"
+                " the specified qualifier.",
+            )
+        qualifier = derived or qualifier
+        arn = f"arn:aws:lambda:{region}:{account}:function:{parts['name']}"
+        if qualifier:
+            arn += f":{qualifier}"
+        if region != config.region:
+            return (
+                404,
+                "ResourceNotFoundException",
+                f"Functions from '{region}' are not reachable in this region ('{config.region}')",
+            )
+        if account != ACCOUNT_ID:
+            # Another account's function: IAM refuses before anything else is
+            # known, whatever exists there.
+            return (
+                403,
+                "AccessDeniedException",
+                f"User: {LOCAL_USER_ARN} is not authorized to perform: lambda:InvokeFunction"
+                f" on resource: {arn} because no resource-based policy allows the"
+                " lambda:InvokeFunction action",
+            )
+        if (
+            parts["partition"] not in (None, "aws")
+            or parts["name"] != config.name
+            or qualifier not in (None, "$LATEST")
+        ):
+            return 404, "ResourceNotFoundException", f"Function not found: {arn}"
+        return None
+
+
+def _not_json(payload: bytes) -> str | None:
+    """Why ``payload`` is not JSON as Lambda reads it, or None if it is.
+
+    Stricter than ``json.loads``: ``NaN`` and ``Infinity`` are not JSON (RFC
+    8259), and nesting too deep for the parser is an invalid payload, not
+    our crash.
+    """
+    try:
+        json.loads(payload, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return str(exc)
+    except RecursionError:
+        return "nesting too deep"
+    return None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _api_error(

@@ -30,8 +30,8 @@ from typing import Protocol
 
 import httptools
 
+from lambdastream.httpserver import http_date
 from lambdastream.local.chunked import ChunkedDecoder, ChunkedError
-from lambdastream.local.http_server import http_date
 from lambdastream.local.invocation import FunctionError, Invocation
 
 __all__ = [

@@ -1,0 +1,84 @@
+"""The one HTTP/1.1 server of the local tools: ``lambdastream dev``'s Function
+URL and Invoke API, and ``bedrock-local``.
+
+httptools parses requests; an app gets a whole request (bodies are bounded,
+as Lambda bounds payloads) and answers through a ``ResponseWriter`` that can
+stream: chunked framing, trailers, and flow control hooks that fire when the
+client reads slower than we write. Coroutine handlers run through
+``async_app``. Requests on one connection are answered in order.
+
+Every port gets the same limits: a bounded head (431), a body bounded by
+``max_body`` and refused from its ``Content-Length`` (413, before it is
+sent), an upload budget shared by the whole process (429), and header, idle
+and body timeouts (408, or a quiet close). See ``limits.py`` for the values.
+
+Modules: ``reader.py`` (bytes -> requests, sans-I/O), ``writer.py`` (one
+response on the wire), ``connection.py`` (the asyncio protocol: order,
+timers, budget), ``asyncapp.py`` (coroutine handlers), ``limits.py``.
+
+Example::
+
+    def app(request: HttpRequest, writer: ResponseWriter) -> None:
+        writer.send(200, [("content-type", "text/plain")], b"hi")
+
+    server = await serve(app, "127.0.0.1", 9000, max_body=6 * 1024 * 1024)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+
+from lambdastream.httpserver.asyncapp import AsyncHandler, AsyncResponse, async_app
+from lambdastream.httpserver.connection import App, Connection, Site, refused_answer
+from lambdastream.httpserver.limits import Limits, UploadBudget, process_budget
+from lambdastream.httpserver.writer import ResponseWriter, http_date
+
+__all__ = [
+    "App",
+    "AsyncHandler",
+    "AsyncResponse",
+    "Limits",
+    "ResponseWriter",
+    "UploadBudget",
+    "async_app",
+    "http_date",
+    "serve",
+]
+
+
+async def serve(
+    app: App,
+    host: str,
+    port: int,
+    *,
+    max_body: int,
+    on_too_large: App | None = None,
+    on_throttled: App | None = None,
+    limits: Limits | None = None,
+    budget: UploadBudget | None = None,
+    log: Callable[[str], None] | None = None,
+) -> asyncio.base_events.Server:
+    """Serve ``app`` on ``host:port`` until the returned server is closed.
+
+    A request is refused from its head, its body never read, with
+    ``on_too_large`` when its body is over ``max_body`` (413) and with
+    ``on_throttled`` when the upload budget cannot hold it (429). Either
+    defaults to the app's own ``too_large``/``throttled`` method when it has
+    one (the frontends answer in their AWS error format), else plain text.
+    ``limits`` defaults to ``Limits.from_env(os.environ)``, ``budget`` to the
+    process's shared one. ``log`` gets one line per refusal, malformed
+    request or timeout (none by default).
+    """
+    site = Site(
+        app=app,
+        on_too_large=on_too_large or getattr(app, "too_large", None) or refused_answer(413),
+        on_throttled=on_throttled or getattr(app, "throttled", None) or refused_answer(429),
+        max_body=max_body,
+        limits=limits or Limits.from_env(os.environ),
+        budget=budget or process_budget(os.environ),
+        log=log,
+    )
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: Connection(site), host, port, reuse_address=True)

@@ -1,0 +1,236 @@
+"""One HTTP/1.1 response on the wire: whole, or streamed chunk by chunk.
+
+``ResponseWriter`` frames (Content-Length, chunked with trailers, or
+close-delimited for HTTP/1.0) and hands bytes to its connection; flow
+control reaches the application through ``on_pause``/``on_resume`` (the
+client reads slower than we write) and ``on_close`` (the client went away).
+
+Example::
+
+    def app(request: HttpRequest, writer: ResponseWriter) -> None:
+        writer.start(200, [("content-type", "text/plain")])
+        writer.write([b"hello, ", b"world"])  # two chunks, one send
+        writer.end()
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from email.utils import formatdate
+from typing import Protocol
+
+from lambdastream.local.url_event import HttpRequest
+
+__all__ = ["REASONS", "ResponseWriter", "http_date"]
+
+# A table rather than http.HTTPStatus: its phrases changed between Python
+# versions (413 became "Content Too Large" in 3.13), and clients log these.
+REASONS = {
+    100: "Continue",
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
+    301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+    307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    408: "Request Timeout", 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
+    415: "Unsupported Media Type", 422: "Unprocessable Entity", 424: "Failed Dependency",
+    429: "Too Many Requests", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+    504: "Gateway Timeout",
+}  # fmt: skip
+
+_date_second = -1
+_date_text = ""
+
+
+def http_date() -> str:
+    """Now as an HTTP ``Date`` value, e.g. ``Wed, 25 Nov 2026 16:06:28 GMT``.
+
+    Formatted once per second rather than per response (``formatdate``
+    costs ~6 µs, and every response and Runtime API answer carries one).
+    """
+    global _date_second, _date_text
+    now = time.time()
+    second = int(now)
+    if second != _date_second:
+        _date_second, _date_text = second, formatdate(second, usegmt=True)
+    return _date_text
+
+
+class Wire(Protocol):
+    """What a response needs of its connection."""
+
+    peer: str
+    closed: bool
+
+    def write(self, data: bytes) -> None: ...
+    def writelines(self, pieces: list[bytes | memoryview]) -> None: ...
+    def response_done(self, keep_alive: bool) -> None: ...
+
+
+def _nothing() -> None:
+    pass
+
+
+class ResponseWriter:
+    """Writes one response: whole (``send``) or streamed (``start``/``write``/``end``)."""
+
+    def __init__(self, conn: Wire, request: HttpRequest, keep_alive: bool) -> None:
+        self._conn = conn
+        self.peer = conn.peer
+        self._head_only = request.method == "HEAD"
+        self._keep_alive = keep_alive
+        self._http10 = request.http_version == "1.0"
+        self._chunked = False
+        self._head = b""  # a streamed head not sent yet: it leaves with the first bytes
+        self.started = False
+        self.finished = False
+        self.on_pause: Callable[[], None] = _nothing
+        self.on_resume: Callable[[], None] = _nothing
+        self.on_close: Callable[[], None] = _nothing
+
+    @property
+    def closed(self) -> bool:
+        """The client went away; further writes are dropped."""
+        return self._conn.closed
+
+    def _head_bytes(self, status: int, headers: Iterable[tuple[str, str]], framing: str) -> bytes:
+        """The status line and headers; raises ``UnicodeEncodeError`` for a non-Latin-1 header.
+
+        Header values go out as Latin-1 (RFC 7230 obs-text): the frontends
+        validate what a function sets (``prelude.py``) before it gets here.
+        """
+        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"]
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        lines.append(f"Date: {http_date()}")
+        if framing:
+            lines.append(framing)
+        if not self._keep_alive:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Send a complete response.
+
+        Raises (and sends nothing) if the head cannot be encoded: the
+        response has then not started, and ``abort`` can still answer.
+        """
+        head = self._head_bytes(status, headers, f"Content-Length: {len(body)}")
+        self.started = True
+        self._conn.write(head if self._head_only else head + body)
+        self._finish()
+
+    def start(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        trailers: str = "",
+        *,
+        with_body: bool = False,
+    ) -> None:
+        """Send the head of a streamed response (chunked, or close-delimited for HTTP/1.0).
+
+        ``with_body``: the caller writes (or ends) right away; the head then
+        leaves in the same send as those bytes.
+        """
+        if self._http10:
+            framing = ""
+        else:
+            framing = "Transfer-Encoding: chunked" + (
+                f"\r\nTrailer: {trailers}" if trailers else ""
+            )
+        # Encoded before anything changes: a head that cannot be sent leaves
+        # the response unstarted, so the client can still get a 502.
+        head = self._head_bytes(status, headers, framing)
+        self.started = True
+        if self._http10:
+            self._keep_alive = False
+        else:
+            self._chunked = True
+        if with_body:
+            self._head = head  # one send, one packet for head and first bytes
+        else:
+            self._conn.write(head)
+
+    def write(self, pieces: list[memoryview] | list[bytes]) -> None:
+        """Send body pieces in one write; each piece becomes one chunk.
+
+        Pieces straight from ``ChunkedDecoder`` (``Pieces``) carry the bytes
+        that already frame most of them, one chunk per piece: those go out
+        as received rather than framed again.
+        """
+        if self.finished:
+            return
+        out: list[bytes | memoryview] = [self._head] if self._head else []
+        self._head = b""
+        if self._head_only:
+            pass
+        elif not self._chunked:
+            out.extend(pieces)
+        else:
+            frames = getattr(pieces, "frames", None)
+            if frames is None:
+                _frame(pieces, out)
+            else:
+                first, stop, raw = frames
+                _frame(pieces[:first], out)
+                out.append(raw)
+                _frame(pieces[stop:], out)
+        if out:
+            self._conn.writelines(out)
+
+    def end(self, trailers: list[tuple[str, str]] | None = None) -> None:
+        """End a streamed response, with trailers if given."""
+        if self.finished:
+            return
+        # Encoded first: trailers that cannot be sent raise with nothing sent.
+        tail = "".join(f"{k}: {v}\r\n" for k, v in trailers or ()).encode("latin-1")
+        head, self._head = self._head, b""
+        if self._chunked and not self._head_only:
+            self._conn.write(head + b"0\r\n" + tail + b"\r\n")
+        elif head:
+            self._conn.write(head)
+        if not self._chunked:
+            self._keep_alive = False
+        self._finish()
+
+    def abort(self, status: int = 502) -> None:
+        """End this response after a failure on our side, leaving the connection usable.
+
+        Nothing sent yet: a plain ``status`` response. A stream under way:
+        its body ends (the terminating chunk, or the connection closes for a
+        close-delimited HTTP/1.0 body). Never raises.
+        """
+        if self.finished:
+            return
+        try:
+            if not self.started or self._head:  # the head never left
+                self._head = b""
+                self._chunked = False
+                self.started = False
+                reason = REASONS.get(status, "Error")
+                self.send(status, [("content-type", "text/plain")], reason.encode())
+            elif self._chunked:
+                self.end()
+            else:
+                self._keep_alive = False
+                self._finish()
+        except Exception:  # nothing more can be said on this connection
+            self._keep_alive = False
+            self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        # Nothing fires these any more; they point back at the app's side
+        # (an invocation, a coroutine's response), which points at us: let go
+        # now, so that the pair and the request body it holds are freed by
+        # reference counting, not by a later garbage collection.
+        self.on_pause = self.on_resume = self.on_close = _nothing
+        self._conn.response_done(self._keep_alive)
+
+
+def _frame(pieces: list[memoryview] | list[bytes], out: list[bytes | memoryview]) -> None:
+    """Append each non-empty piece to ``out`` as one chunk (an empty one would end the body)."""
+    for piece in pieces:
+        if len(piece):
+            out += (b"%x\r\n" % len(piece), piece, b"\r\n")
