@@ -228,3 +228,28 @@ def test_bedrock_faults_as_the_chat_caller_and_the_log_see_them(
     if status == 200:  # failed after the answer began: Lambda's error trailers
         assert dict(reply.trailers).get("lambda-runtime-function-error-type")
     chat.wait_for_log(log)
+
+
+EXITS_MID_STREAM = """
+import os
+
+def handler(event, context):
+    for _ in range(16):
+        yield b"x" * (1 << 20)
+    os._exit(3)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_bytes_written_before_the_runtime_exits_all_reach_the_client(dev_server, tmp_path):
+    # Found by the soak (bench/soak.py): the dev server closed the runtime's
+    # connection as soon as it saw the process gone, dropping what it had
+    # not read yet.
+    server = dev_server("app.handler", write_handler(tmp_path, EXITS_MID_STREAM), "--timeout", "30")
+    for _ in range(3):
+        reply = request(server.url + "/", timeout=30)
+        assert reply.complete
+        assert len(reply.body) == 16 << 20
+        assert dict(reply.trailers)["lambda-runtime-function-error-type"] == "Runtime.ExitError"
+        report = server.wait_for_log(r"REPORT RequestId: .*Max Memory Used: (\d+) MB").group(1)
+        assert int(report) > 0

@@ -43,6 +43,12 @@ MAX_QUEUED_EVENTS = 1000
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
 # The directory holding the lambdastream package: the runtime's code.
 _RUNTIME_DIR = str(Path(__file__).resolve().parents[2])
+# How long the bytes a dead runtime left in its connections may take to
+# reach the client (a slow one paces them) before the rest is cut.
+_DRAIN_TIMEOUT = 10.0
+# How often a busy environment's peak memory is read for its REPORT line:
+# a process that dies mid-invocation can no longer be asked.
+_MEMORY_SAMPLE = 0.1
 # Lambda gives init 10 s of its own before an on-demand invocation's timeout.
 INIT_TIMEOUT = 10.0
 _PASSED_THROUGH = (
@@ -168,6 +174,8 @@ class Environment:
         self._init_ms: float | None = None
         self._restore_started = 0.0
         self._restore_ms: float | None = None
+        self._peak_mb = 0
+        self._sampler: asyncio.TimerHandle | None = None
         self._init_reported = False
         self._delivered_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -225,6 +233,7 @@ class Environment:
         # The runtime asks for work: the invocation before (if any) is over
         # for the runtime too, so its deadline no longer applies.
         self._cancel_deadline()
+        self._sample_memory_stop()
         if self.stale:
             self.state = "dead"
             self.kill()
@@ -246,6 +255,8 @@ class Environment:
         self._cancel_deadline()
         timeout = self.config.timeout
         self._timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, inv)
+        if self._sampler is None:
+            self._sample_memory()
 
     def on_result(self, inv: Invocation, error: FunctionError | None) -> None:
         self._complete(inv, error)
@@ -353,6 +364,7 @@ class Environment:
         seconds = self.config.timeout
         message = f"RequestId: {inv.request_id} Error: Task timed out after {seconds:.2f} seconds"
         self.state = "dead"
+        self._read_peak_memory()
         self.kill()
         if inv.done:
             # The caller already has its answer (a cut stream, say); the
@@ -379,7 +391,12 @@ class Environment:
         was = self.state
         self.state = "dead"
         self._cancel_deadline()
-        self.api.close()
+        self._sample_memory_stop()
+        # What the runtime wrote before it ended still sits in its
+        # connections: pass it on before saying how the invocation ended.
+        self.api.drain(lambda: self._after_exit(reason, was), _DRAIN_TIMEOUT)
+
+    def _after_exit(self, reason: str, was: str) -> None:
         self._close_logs()
         inv = self.current
         if inv is not None and not inv.done:
@@ -434,16 +451,30 @@ class Environment:
             del self._tail[:-LOG_TAIL]
 
     def _max_memory_mb(self) -> int:
+        """The runtime's peak RSS: read now if it still runs, else the last reading."""
+        self._read_peak_memory()
+        return self._peak_mb
+
+    def _read_peak_memory(self) -> None:
         if self.proc is None:
-            return 0
+            return
         try:
             with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
                 for line in f:
                     if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) // 1024
+                        self._peak_mb = max(self._peak_mb, int(line.split()[1]) // 1024)
+                        return
         except OSError:
             pass
-        return 0
+
+    def _sample_memory(self) -> None:
+        self._read_peak_memory()
+        self._sampler = asyncio.get_running_loop().call_later(_MEMORY_SAMPLE, self._sample_memory)
+
+    def _sample_memory_stop(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            self._sampler = None
 
 
 class Pool:

@@ -134,6 +134,8 @@ class RuntimeApi:
         self._answered = True
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[_Connection] = set()
+        self._drained: Callable[[], None] | None = None
+        self._drain_timer: asyncio.TimerHandle | None = None
 
     async def start(self, host: str = "127.0.0.1") -> str:
         """Listen on a free port; return ``host:port``."""
@@ -148,6 +150,38 @@ class RuntimeApi:
             self._server.close()
         for conn in list(self._connections):
             conn.transport.abort()
+        self._drain_done()
+
+    def drain(self, done: Callable[[], None], timeout: float) -> None:
+        """The runtime is gone: read what its connections still hold, then ``done()``.
+
+        A runtime that exits mid-stream has sent bytes that still sit in its
+        connection's buffers; closing at once would drop them. Each
+        connection is read to its end (at the client's pace) and ``done``
+        runs once all are closed, or after ``timeout`` with the rest cut.
+        """
+        if self._server is not None:
+            self._server.close()
+        self._drained = done
+        if not self._connections:
+            self._drain_done()
+            return
+        self._drain_timer = asyncio.get_running_loop().call_later(timeout, self.close)
+
+    def _connection_gone(self, conn: _Connection) -> None:
+        self._connections.discard(conn)
+        if self._waiting is conn:
+            self._waiting = None
+        if self._drained is not None and not self._connections:
+            self._drain_done()
+
+    def _drain_done(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+        done, self._drained = self._drained, None
+        if done is not None:
+            done()
 
     def deliver(self, inv: Invocation) -> None:
         """Give ``inv`` to the runtime now, or on its next ``/next``."""
@@ -262,13 +296,11 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._state = _CLOSED
-        self.api._connections.discard(self)
-        if self.api._waiting is self:
-            self.api._waiting = None
         if self._replying:  # the runtime went away in the middle of its reply
             self._reply_over()
         if self._inv is not None and not self._inv.done:
             self.api.listener.on_truncated(self._inv)
+        self.api._connection_gone(self)
 
     def data_received(self, data: bytes) -> None:
         try:
