@@ -10,7 +10,7 @@ API_PORT := $(shell echo $$(( $(PORT) + 1 )))
 # (~100 s); keep the built addon outside the tree so fresh clones reuse it.
 export NODE_RIC_CACHE_DIR ?= $(HOME)/.cache/lambdastream-node-ric
 
-.PHONY: install test lint demo bench clean system-deps node-ric test-pythons sam-cli readme-deploy-tools
+.PHONY: install test lint demo bench soak clean system-deps node-ric test-pythons sam-cli readme-deploy-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("lambdastream needs Python 3.10+") if sys.version_info < (3, 10) else None'
@@ -74,6 +74,13 @@ bench: install system-deps node-ric
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.syscalls
 	$(PY) -m bench.relay
+
+SEED ?= 1
+# 10,000 streamed invocations through `lambdastream dev`, 50 in flight, every
+# byte checked, failures injected, descriptor and process leaks counted (~1 min).
+# A bounded run (500 invocations) is part of make test (tests/test_soak.py).
+soak: install
+	$(PY) -m bench.soak --invocations 10000 --in-flight 50 --seed $(SEED)
 
 clean:
 	rm -rf $(VENV) $(VENV)-py3.* $(SAM_VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
