@@ -10,14 +10,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from typing import TYPE_CHECKING
 
 from lambdastream.bedrock import faults
+
+if TYPE_CHECKING:
+    from lambdastream.local.sigv4 import IamAuthorizer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1); beyond loopback, only requests"
+        " SigV4-signed with your local AWS credentials are served, as on AWS",
+    )
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        help="the region signatures are checked for beyond loopback (default $AWS_REGION)",
     )
     parser.add_argument(
         "--port", type=int, default=8900, help="port to listen on (default 8900; 0 = any)"
@@ -67,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lambdastream.bedrock.local import BedrockLocal, build_backend, start_server
+    from lambdastream.httpserver import is_loopback
 
     if args.backend == "openai" and not args.openai_base_url:
         print("bedrock-local: --backend openai needs --openai-base-url", file=sys.stderr)
@@ -82,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 openai_api_key=args.openai_api_key,
             ),
             args.fault,
+            authorize=_authorizer(args),
         )
     except (ValueError, faults.DirectiveError) as exc:
         print(f"bedrock-local: {exc}", file=sys.stderr)
@@ -98,12 +113,34 @@ def run(args: argparse.Namespace) -> int:
         port = server.sockets[0].getsockname()[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"bedrock-local ({args.backend}) listening on http://{host}:{port}", flush=True)
+        if not is_loopback(args.host):
+            print(
+                f"  port {port}: SigV4-signed requests only (your local AWS credentials,"
+                f" region {args.region}), as on AWS",
+                flush=True,
+            )
+            if handler.authorize is not None and not handler.authorize.has_credentials:
+                _log(
+                    f"WARNING: listening on {args.host} with no local AWS credentials:"
+                    f" every request to port {port} will get 403"
+                )
         print(f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://{host}:{port}", flush=True)
         async with server:
             await server.serve_forever()
 
     asyncio.run(main())
     return 0
+
+
+def _authorizer(args: argparse.Namespace) -> IamAuthorizer | None:
+    """Beyond loopback, the signature checker (service ``bedrock``); else None."""
+    from lambdastream.httpserver import is_loopback
+
+    if is_loopback(args.host):
+        return None
+    from lambdastream.local.sigv4 import IamAuthorizer
+
+    return IamAuthorizer.with_local_credentials(args.region, service="bedrock")
 
 
 def _log(message: str) -> None:

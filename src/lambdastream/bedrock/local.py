@@ -63,6 +63,7 @@ from lambdastream.bedrock.families import (
 )
 from lambdastream.eventstream import encode_event, encode_exception
 from lambdastream.httpserver import AsyncResponse, ResponseWriter, async_app, serve
+from lambdastream.local.sigv4 import AuthError, IamAuthorizer
 from lambdastream.local.url_event import HttpRequest
 
 OPERATIONS = ("invoke", "invoke-with-response-stream", "converse", "converse-stream")
@@ -120,7 +121,12 @@ def build_backend(
 class BedrockLocal:
     """The request handler: routes, validation, faults, rendering."""
 
-    def __init__(self, backend: Backend, fault_specs: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        fault_specs: list[str] | None = None,
+        authorize: IamAuthorizer | None = None,
+    ) -> None:
         self.backend = backend
         self.global_directives = [faults.parse_spec(s) for s in fault_specs or []]
         self._throttled: dict[str, int] = {}
@@ -130,6 +136,7 @@ class BedrockLocal:
         # comes back as ValidationException), and may be asked for one by
         # its own name, so Converse leaves the check to it.
         self._converse_any_model = not isinstance(backend, ScriptedBackend)
+        self.authorize = authorize
 
     async def handle(self, request: HttpRequest, response: AsyncResponse) -> None:
         request_id = str(uuid.uuid4())
@@ -180,6 +187,11 @@ class BedrockLocal:
             raise ApiError(
                 "MissingAuthenticationTokenException", "Missing Authentication Token", 403
             )
+        if self.authorize is not None:  # beyond loopback: the signature must be right
+            try:
+                self.authorize.check(request)
+            except AuthError as refused:
+                raise ApiError(refused.error_type, refused.message, 403) from None
         operation, model_id = pieces[3], unquote(pieces[2])
         if not model_id:
             raise ApiError("ValidationException", "modelId must not be empty")

@@ -44,6 +44,7 @@ __all__ = [
     "UploadBudget",
     "async_app",
     "http_date",
+    "is_loopback",
     "serve",
 ]
 
@@ -82,3 +83,26 @@ async def serve(
     )
     loop = asyncio.get_running_loop()
     return await loop.create_server(lambda: Connection(site), host, port, reuse_address=True)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (127.0.0.0/8, ::1).
+
+    An address is read as it is; a name is resolved (as the server will
+    resolve it to listen). ``""`` (every interface) and a name that does not
+    resolve count as beyond loopback.
+    """
+    import ipaddress
+    import socket
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return all(
+        ipaddress.ip_address(str(info[4][0]).partition("%")[0]).is_loopback for info in infos
+    )

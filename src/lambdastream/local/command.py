@@ -216,29 +216,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_loopback(host: str) -> bool:
-    """Whether every address ``host`` names is a loopback one (127.0.0.0/8, ::1).
-
-    An address is read as it is; a name is resolved (as the server will
-    resolve it to listen). ``""`` (every interface) and a name that does not
-    resolve count as beyond loopback.
-    """
-    import ipaddress
-    import socket
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return False
-    return all(
-        ipaddress.ip_address(str(info[4][0]).partition("%")[0]).is_loopback for info in infos
-    )
-
-
 def _warn_who_may_call(
     printer: LogPrinter,
     args: argparse.Namespace,
@@ -277,7 +254,7 @@ def _warn_who_may_call(
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    from lambdastream.httpserver import serve
+    from lambdastream.httpserver import is_loopback, serve
     from lambdastream.local.environments import FunctionConfig, Pool
     from lambdastream.local.function_url import MAX_REQUEST, FunctionUrl
     from lambdastream.local.invoke_api import MAX_PAYLOAD, InvokeApi
@@ -315,7 +292,7 @@ async def _serve(args: argparse.Namespace) -> None:
     pool = Pool(config, printer)
     # AWS serves the Invoke API signed only: here too, unless it stays on
     # loopback with --auth NONE (boto3 from this machine, signed or not).
-    beyond_loopback = not _is_loopback(args.host)
+    beyond_loopback = not is_loopback(args.host)
     authorize = None
     if args.auth == "AWS_IAM" or beyond_loopback:
         from lambdastream.local.sigv4 import IamAuthorizer
