@@ -45,6 +45,13 @@ def _memory(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 6 * 3600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 21600 seconds")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -185,6 +192,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--watch", action="store_true", help="restart environments when files under --root change"
     )
     parser.add_argument(
+        "--async-retries",
+        type=int,
+        choices=[0, 1, 2],
+        default=2,
+        help="retries of a failed asynchronous (Event) invoke, as Lambda's"
+        " MaximumRetryAttempts (default 2)",
+    )
+    parser.add_argument(
+        "--async-retry-delay",
+        type=_positive_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="wait before the first retry, doubled for the second (default 1; Lambda ~60)",
+    )
+    parser.add_argument(
+        "--max-event-age",
+        type=_positive_seconds,
+        default=6 * 3600.0,
+        metavar="SECONDS",
+        help="drop an asynchronous event that waited longer, as Lambda's"
+        " MaximumEventAgeInSeconds (default 21600; Lambda's minimum is 60)",
+    )
+    parser.add_argument(
         "--snap-start",
         action="store_true",
         help="initialize as SnapStart does (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start,"
@@ -288,6 +318,9 @@ async def _serve(args: argparse.Namespace) -> None:
         log_format=args.log_format,
         emulate_bandwidth=args.emulate_bandwidth,
         snap_start=args.snap_start,
+        async_retries=args.async_retries,
+        async_retry_delay=args.async_retry_delay,
+        max_event_age=args.max_event_age,
     )
     pool = Pool(config, printer)
     # AWS serves the Invoke API signed only: here too, unless it stays on

@@ -71,6 +71,32 @@ class TooManyRequests(Exception):
     """Every environment is busy and no new one may start."""
 
 
+class _Completion:
+    """A sink that only learns how an asynchronous invocation ended."""
+
+    def __init__(self, inv: Invocation) -> None:
+        self._ended: asyncio.Future[FunctionError | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        inv.attach(self)
+
+    async def wait(self) -> FunctionError | None:
+        return await self._ended
+
+    def on_start(self, inv: Invocation) -> None:
+        pass
+
+    def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
+        pass
+
+    def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
+        if not self._ended.done():
+            self._ended.set_result(error)
+
+    def on_failure(self, inv: Invocation, exc: Exception) -> None:
+        pass
+
+
 @dataclass
 class FunctionConfig:
     """How the function runs: what ``lambdastream dev``'s flags set."""
@@ -88,6 +114,12 @@ class FunctionConfig:
     max_stream: int = MAX_STREAMED_RESPONSE
     emulate_bandwidth: bool = False
     snap_start: bool = False
+    # Asynchronous invokes: Lambda retries a failed event twice, about a
+    # minute and then two minutes later, and drops events older than the
+    # maximum age (6 hours by default). Locally the delay is short.
+    async_retries: int = 2
+    async_retry_delay: float = 1.0
+    max_event_age: float = 6 * 3600
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -527,10 +559,41 @@ class Pool:
         task.add_done_callback(self._queued.discard)
 
     async def _run_queued(self, inv: Invocation, size: int) -> None:
+        config = self.config
+        queued_at = time.monotonic()
         try:
-            await self.invoke_queued(inv)
+            for attempt in range(config.async_retries + 1):
+                if attempt:
+                    # As Lambda does, each retry waits longer than the last.
+                    await asyncio.sleep(config.async_retry_delay * attempt)
+                    inv = Invocation(
+                        inv.payload, request_id=inv.request_id, client_context=inv.client_context
+                    )
+                done = _Completion(inv)
+                age_left = config.max_event_age - (time.monotonic() - queued_at)
+                try:
+                    await asyncio.wait_for(self.invoke_queued(inv), max(age_left, 0.0))
+                except asyncio.TimeoutError:
+                    self.printer.warning(
+                        f"async invocation {inv.request_id} dropped: older than the maximum"
+                        f" event age ({config.max_event_age:g} s)"
+                    )
+                    return
+                error = await done.wait()
+                if error is None or self.closing:
+                    return
+                if attempt < config.async_retries:
+                    self.printer.warning(
+                        f"async invocation {inv.request_id} failed ({error.error_type});"
+                        f" retry {attempt + 1} of {config.async_retries}"
+                    )
+                else:
+                    self.printer.warning(
+                        f"async invocation {inv.request_id} failed ({error.error_type})"
+                        f" after {config.async_retries} retries"
+                    )
         finally:
-            # The payload now belongs to the environment (or to nobody).
+            # The payload no longer waits in the queue.
             self.queued_bytes -= size
 
     async def invoke_queued(self, inv: Invocation) -> None:
