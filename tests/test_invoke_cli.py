@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import write_handler
 
 from lambdastream.client import (
     PreludeSplitter,
@@ -507,3 +508,53 @@ def test_bad_arguments_exit_2_with_a_reason(args, message):
     assert message in result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr  # one line, no traceback
     assert result.stdout == ""
+
+
+NO_NEWLINE = """
+def handler(event, context):
+    yield "an answer without a final newline"
+    if "fail" in event.get("rawQueryString", ""):
+        raise ValueError("after the answer began")
+"""
+
+
+def _invoke_on_a_terminal(url: str) -> tuple[int, bytes]:
+    """Run ``lambdastream invoke URL`` with stdout and stderr on a pseudo-terminal."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambdastream", "invoke", url],
+        stdout=follower, stderr=follower, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not data:
+            break
+        out += data
+    os.close(leader)
+    return proc.wait(30), out
+
+
+@pytest.mark.timeout(60)
+def test_on_a_terminal_the_answer_ends_its_line_and_a_pipe_gets_the_bytes_as_sent(
+    dev_server, tmp_path
+):
+    server = dev_server("app.handler", write_handler(tmp_path, NO_NEWLINE))
+    code, out = _invoke_on_a_terminal(server.url + "/")
+    assert code == 0
+    assert out == b"an answer without a final newline\r\n"  # the pty writes \n as \r\n
+    piped = subprocess.run(
+        [sys.executable, "-m", "lambdastream", "invoke", server.url + "/"],
+        capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert piped.stdout == b"an answer without a final newline"
+    # A failure after the answer began: its message starts on a line of its own.
+    code, out = _invoke_on_a_terminal(server.url + "/?fail")
+    assert code == 3
+    assert out.startswith(b"an answer without a final newline\r\nlambdastream invoke: error:")

@@ -347,6 +347,10 @@ def _consume(
             if sse is not None:
                 sse.feed(event.data)
         elif isinstance(event, FunctionError):
+            if wrote and not last_newline and stdout_is_tty:
+                # The error's message starts a line of its own on the terminal.
+                stdout.write(b"\n")
+                last_newline = True
             stdout.flush()
             detail = f": {event.message}" if event.message else ""
             print(
