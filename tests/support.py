@@ -25,9 +25,17 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["DevServer", "bedrock_client", "lambda_client", "start_dev", "write_handler"]
+__all__ = [
+    "DevServer",
+    "bedrock_client",
+    "find_chromium",
+    "lambda_client",
+    "missing",
+    "start_dev",
+    "write_handler",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 _URL = re.compile(r"Function URL: (http://\S+?)/?$", re.M)
@@ -93,6 +101,33 @@ class DevServer:
                 self.proc.wait()
         self._reader.join(5)
         return self.proc.returncode
+
+
+def missing(what: str, how: str) -> NoReturn:
+    """A tool the test drives is not installed: fail under ``CI=true``, else skip.
+
+    CI installs every tool the tests drive (make test's system-deps, node-ric,
+    sam-cli ...): there, a missing one is a broken run, never a pass.
+    """
+    import os
+
+    import pytest
+
+    message = f"{what} is missing ({how})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {message}")
+    pytest.skip(message)
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium: its launcher on PATH, or where the package puts the binary."""
+    import shutil
+
+    for candidate in ("chromium", "chromium-browser"):
+        if found := shutil.which(candidate):
+            return found
+    binary = Path("/usr/lib/chromium/chromium")
+    return str(binary) if binary.is_file() else None
 
 
 def start_dev(

@@ -43,11 +43,11 @@ import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from deploy.deploy_support import offline_env
-from support import REPO
+from support import REPO, missing
 
 README = REPO / "README.md"
 SUBSECTION = "### The layer, for CDK, Terraform or Serverless Framework"
@@ -79,12 +79,7 @@ def snippet(language: str) -> str:
     return "".join(blocks[0])
 
 
-def unavailable(what: str, how: str) -> NoReturn:
-    """Fail under CI=true (CI must not pass by skipping what it checks), else skip."""
-    message = f"{what} is missing ({how})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {message}")
-    pytest.skip(message)
+unavailable = missing
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 300):

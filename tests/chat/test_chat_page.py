@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from support import find_chromium, missing
 
-CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 # About 60 words: at the scripted model's 50 tokens a second the answer takes
 # over a second, long enough to watch it grow.
@@ -23,19 +22,22 @@ PROMPT = " ".join(
     ["Streaming lets a person start reading the answer while the model is still writing it"] * 4
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = find_chromium()
+    if chromium is None:
+        missing("Debian's chromium", "make system-deps installs it")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("Playwright", "make install installs it")
     with sync_api.sync_playwright() as playwright:
         # Debian's chromium, never a downloaded one; no network beyond loopback.
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=chromium,
             headless=True,
             args=[
                 "--no-sandbox",

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pytest
+from support import missing
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT_DIR = REPO / "examples" / "chat"
@@ -35,12 +35,7 @@ def template_id(path: Path) -> str:
 
 
 def _missing(what: str) -> None:
-    # A developer may run the suite without the deploy tools; CI must not
-    # pass by skipping what it was meant to check.
-    message = f"{what} (pip install aws-sam-cli cfn-lint into the venv)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and missing: {message}")
-    pytest.skip(f"missing: {message}")
+    missing(what, "make install and make sam-cli install the deploy tools")
 
 
 def need_executable(name: str) -> str:

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 from h11client import request
-from support import lambda_client, write_handler
+from support import lambda_client, missing, write_handler
 
 NODE = Path(__file__).resolve().parent.parent / "peers" / "node"
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.skipif(
-        not (NODE / "node_modules" / "aws-lambda-ric").is_dir(),
-        reason="aws-lambda-ric not installed (tools/install-node-ric.sh)",
-    ),
-]
+pytestmark = pytest.mark.node
+
+
+@pytest.fixture(autouse=True)
+def node_client() -> None:
+    if not (NODE / "node_modules" / "aws-lambda-ric").is_dir():
+        missing("the Node.js client aws-lambda-ric", "make node-ric installs it")
+
 
 # The Python twins of tests/peers/node/handlers/*.mjs.
 PYTHON = {

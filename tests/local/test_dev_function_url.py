@@ -13,7 +13,7 @@ import time
 
 import pytest
 from h11client import request
-from support import write_handler
+from support import missing, write_handler
 
 AWSLAMBDARIC = f"{sys.executable} -m awslambdaric app.handler"
 
@@ -85,8 +85,9 @@ def test_stream_arrives_chunk_by_chunk_with_status_headers_cookies(dev_server, t
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 def test_curl_n_shows_each_chunk_as_it_is_yielded(dev_server, tmp_path):
+    if shutil.which("curl") is None:
+        missing("curl", "make system-deps installs it")
     server = dev_server("app.handler", write_handler(tmp_path, STREAMING))
     start = time.monotonic()
     curl = subprocess.Popen(

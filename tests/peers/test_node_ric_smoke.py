@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support import missing
 
 pytestmark = pytest.mark.node
 
@@ -196,7 +197,7 @@ class Capture:
 def run_peer(handler: str, event: object = None) -> Capture:
     """Runs ``handler`` (file.function in tests/peers/node/handlers) for one event."""
     if shutil.which("node") is None:
-        pytest.skip("node is not installed: the Node.js conformance peer cannot run")
+        missing("node", "the Node.js conformance peer cannot run; make node-ric installs it")
     if not (RIC / "dist" / "rapid-client.node").is_file():
         pytest.fail("aws-lambda-ric is not installed: run tools/install-node-ric.sh")
     api = FakeRuntimeAPI({} if event is None else event)

@@ -7,11 +7,16 @@ import shutil
 import sys
 
 import pytest
+from support import missing
 
 from bench.runtime_api_stub import base_env
 from bench.syscalls import CHUNKS_PER_STREAM, HANDLERS, per_invocation
 
-pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+
+@pytest.fixture(autouse=True)
+def strace() -> None:
+    if shutil.which("strace") is None:
+        missing("strace", "make system-deps installs it")
 
 
 @pytest.fixture
