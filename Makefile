@@ -32,8 +32,8 @@ $(SAM_VENV)/.installed: $(STAMP)
 
 sam-cli: $(SAM_VENV)/.installed
 
-# Debian packages the tests drive: chromium for the page test, strace for
-# the wire-cost benchmark.
+# Debian packages the tests drive: chromium for the page test, curl for the
+# chunk-by-chunk test, strace for the wire-cost tests and benchmark.
 system-deps:
 	bash tools/install-system-deps.sh
 
@@ -64,11 +64,13 @@ test: install system-deps node-ric sam-cli readme-deploy-tools lint
 test-pythons: install system-deps
 	$(PY) tools/test-pythons.py
 
+# Two environments initialized before the URL is shown (the page sends its
+# streamed and buffered requests at once): the first Send is a fair race.
 demo: install
 	@echo "Open http://127.0.0.1:$(PORT)/ in a browser, or in another terminal:"
 	@echo "  $(VENV)/bin/lambdastream invoke http://127.0.0.1:$(PORT)/ --prompt 'Why stream?' --timing"
 	$(VENV)/bin/lambdastream dev examples.chat.app.handler --root . --name chat \
-	    --port $(PORT) --api-port $(API_PORT) --timeout 120 --bedrock-local
+	    --port $(PORT) --api-port $(API_PORT) --timeout 120 --bedrock-local --provisioned 2
 
 bench: install system-deps node-ric
 	$(PY) -m bench.cold_start

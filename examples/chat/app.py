@@ -294,6 +294,11 @@ def _too_large_body(size: int, config: Config) -> RequestError:
 # Read once per cold start. A bad value fails the init, loudly, with the
 # variable's name: better than serving requests with limits nobody chose.
 CONFIG = Config.from_env()
+# Built at init, not on the first chat: init runs before the environment
+# takes requests (and SnapStart snapshots it), so the first person to ask
+# does not wait for boto3 to load. Honours AWS_ENDPOINT_URL_BEDROCK_RUNTIME
+# (set by `lambdastream dev --bedrock-local`).
+BEDROCK = default_client()
 _STATIC: dict[str, tuple[bytes, str]] = {}
 
 
@@ -384,10 +389,7 @@ def _chat(body: bytes, log: RequestLog, *, sse_events: bool, buffered: bool) -> 
     log.out_chars = 0
     events = iter(
         stream_text(
-            # Cached per container; made on first chat, so serving the page
-            # costs no boto3 import. Honours AWS_ENDPOINT_URL_BEDROCK_RUNTIME
-            # (set by `lambdastream dev --bedrock-local`).
-            default_client(),
+            BEDROCK,
             CONFIG.model_id,
             messages=request.messages,
             system=request.system,

@@ -41,6 +41,7 @@
 
     reset() {
       this.text = "";
+      this.tokens = undefined; // the last answer's count is not this one's
       for (const el of [this.ttfb, this.total]) {
         el.textContent = "–";
         el.dataset.ms = "";

@@ -192,6 +192,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--watch", action="store_true", help="restart environments when files under --root change"
     )
     parser.add_argument(
+        "--provisioned",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start and initialize N environments before serving, like provisioned"
+        " concurrency (default 0)",
+    )
+    parser.add_argument(
         "--async-retries",
         type=int,
         choices=[0, 1, 2],
@@ -237,6 +245,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the local Lambda until Ctrl-C."""
     if not args.root.is_dir():
         print(f"lambdastream dev: --root {args.root} is not a directory", file=sys.stderr)
+        return 2
+    if not 0 <= args.provisioned <= args.concurrency:
+        print(
+            f"lambdastream dev: --provisioned {args.provisioned} must be from 0 to"
+            f" --concurrency ({args.concurrency})",
+            file=sys.stderr,
+        )
         return 2
     try:
         asyncio.run(_serve(args))
@@ -370,6 +385,11 @@ async def _serve(args: argparse.Namespace) -> None:
     url_port = url_server.sockets[0].getsockname()[1]
     api_port = api_server.sockets[0].getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
+    provisioned = ""
+    if args.provisioned:
+        # Initialized before the URL is shown: no first request waits for init.
+        ready = await pool.provision(args.provisioned)
+        provisioned = f", {ready} of {args.provisioned} provisioned and initialized"
     printer.info(
         f"lambdastream dev: function {config.name} ({config.handler}) from {config.root.resolve()}"
     )
@@ -381,7 +401,7 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     printer.info(
         f"  timeout {config.timeout:g} s, memory {config.memory} MB,"
-        f" concurrency {config.concurrency}, auth {args.auth}"
+        f" concurrency {config.concurrency}{provisioned}, auth {args.auth}"
     )
     if bedrock is not None:
         # Bound to 127.0.0.1 whatever --host says: only the function calls it.

@@ -136,7 +136,9 @@ class FunctionConfig:
             return shlex.split(self.bootstrap)
         return [sys.executable, "-m", "lambdastream.runtime", self.handler]
 
-    def environ(self, runtime_api: str, log_stream: str) -> dict[str, str]:
+    def environ(
+        self, runtime_api: str, log_stream: str, *, provisioned: bool = False
+    ) -> dict[str, str]:
         """The environment a runtime starts with (lambda-facts: "Execution environment")."""
         env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
         env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL")})
@@ -157,7 +159,13 @@ class FunctionConfig:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if self.snap_start else "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": (
+                    "provisioned-concurrency"
+                    if provisioned
+                    else "snap-start"
+                    if self.snap_start
+                    else "on-demand"
+                ),
                 "AWS_LAMBDA_LOG_FORMAT": self.log_format,
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
@@ -218,6 +226,10 @@ class Environment:
         self._init_timer: asyncio.TimerHandle | None = None
         self._exit_task: asyncio.Future[None] | None = None
         self.start_task: asyncio.Future[None] | None = None
+        # Provisioned: started and initialized before any request, like
+        # Lambda's provisioned concurrency; ``initialized`` resolves then.
+        self.provisioned = False
+        self.initialized: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     async def start(self) -> None:
         """Start the Runtime API and spawn the runtime process."""
@@ -233,7 +245,7 @@ class Environment:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.config.command(),
                 cwd=str(self.config.root),
-                env=self.config.environ(address, stream),
+                env=self.config.environ(address, stream, provisioned=self.provisioned),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
@@ -262,6 +274,8 @@ class Environment:
     # RuntimeApiListener
     def on_ready(self) -> None:
         self._init_done()
+        if not self.initialized.done():
+            self.initialized.set_result(True)
         # The runtime asks for work: the invocation before (if any) is over
         # for the runtime too, so its deadline no longer applies.
         self._cancel_deadline()
@@ -329,6 +343,8 @@ class Environment:
     def _failed(self, error: FunctionError) -> None:
         """The environment cannot serve: init (or a SnapStart restore) failed."""
         self._init_error = error
+        if not self.initialized.done():
+            self.initialized.set_result(False)
         if self._init_timer is not None:
             self._init_timer.cancel()
         if self.current is not None:
@@ -430,6 +446,8 @@ class Environment:
 
     def _after_exit(self, reason: str, was: str) -> None:
         self._close_logs()
+        if not self.initialized.done():
+            self.initialized.set_result(False)
         inv = self.current
         if inv is not None and not inv.done:
             error = self._init_error or FunctionError.make(
@@ -541,6 +559,27 @@ class Pool:
         kind = "snap-start: init, snapshot, restore" if self.config.snap_start else "cold start"
         self.printer.platform(f"INIT_START environment {env.index} ({kind})")
         env.start_task = asyncio.ensure_future(env.start())
+
+    async def provision(self, count: int) -> int:
+        """Start ``count`` environments and wait until each is initialized.
+
+        Like Lambda's provisioned concurrency: init runs before any request
+        (``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``), so no
+        request waits for it, and REPORT lines carry no Init Duration.
+        Returns how many initialized; the others' errors are in the log.
+        """
+        started = []
+        for _ in range(min(count, self.config.concurrency)):
+            self._count += 1
+            env = Environment(self, self._count)
+            env.provisioned = True
+            env._init_reported = True
+            self.environments.append(env)
+            self.printer.platform(f"INIT_START environment {env.index} (provisioned)")
+            env.start_task = asyncio.ensure_future(env.start())
+            started.append(env)
+        results = await asyncio.gather(*(env.initialized for env in started))
+        return sum(results)
 
     def enqueue(self, inv: Invocation) -> None:
         """Run ``inv`` once an environment is free (an asynchronous invoke).
