@@ -34,6 +34,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         prog="lambdastream",
         description="Stream responses from Python on AWS Lambda.",
     )
+    from lambdastream import __version__
+
+    parser.add_argument("--version", action="version", version=f"lambdastream {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     chosen = next((a for a in argv if not a.startswith("-")), None)

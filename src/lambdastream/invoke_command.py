@@ -96,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="'NAME: VALUE'",
-        help="extra request header (repeatable)",
+        help="extra request header (repeatable; default: none)",
     )
     parser.add_argument(
         "--sse",

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="SPEC",
         help="inject a fault in every request: throttle[:N], error:CODE, stream-error:N[:code], "
-        "latency:S (repeatable; per request, put [[SPEC]] in the prompt)",
+        "latency:S (repeatable; per request, put [[SPEC]] in the prompt; default: none)",
     )
     parser.add_argument(
         "--openai-base-url",
@@ -103,11 +103,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> None:
+        from lambdastream.local.command import port_named
+
         try:
-            server = await start_server(args.host, args.port, handler, log=_log)
+            with port_named(args.port, "--port"):
+                server = await start_server(args.host, args.port, handler, log=_log)
         except OSError as exc:
             print(
-                f"bedrock-local: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+                f"bedrock-local: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+                file=sys.stderr,
             )
             raise SystemExit(1) from None
         port = server.sockets[0].getsockname()[1]

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,7 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``dev``'s flags."""
     parser.add_argument("handler", metavar="HANDLER", help="module.function, e.g. app.handler")
     parser.add_argument(
-        "--root", type=Path, default=Path("."), help="the function's code (LAMBDA_TASK_ROOT)"
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="the function's code, its LAMBDA_TASK_ROOT (default: the current directory)",
     )
     parser.add_argument(
         "--host",
@@ -101,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_env_pair,
         default=[],
         metavar="KEY=VALUE",
-        help="set a variable in the function's environment (repeatable)",
+        help="set a variable in the function's environment (repeatable; default: none)",
     )
     parser.add_argument(
         "--timeout",
@@ -128,12 +133,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bootstrap",
         default=None,
         metavar="COMMAND",
-        help="runtime command to run instead of lambdastream's runtime",
+        help="runtime command to run instead of lambdastream's runtime"
+        " (default: python -m lambdastream.runtime HANDLER)",
     )
     parser.add_argument(
         "--region",
         default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        help="AWS_REGION of the function",
+        help="AWS_REGION of the function (default: $AWS_REGION, else us-east-1)",
     )
     parser.add_argument(
         "--auth",
@@ -148,7 +154,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ORIGIN",
-        help="allow this origin (repeatable; * for any)",
+        help="allow this origin (repeatable; * for any; default: none, CORS off)",
     )
     parser.add_argument(
         "--cors-methods",
@@ -162,21 +168,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_header_value,
         default="",
         metavar="LIST",
-        help="allowed request headers for CORS",
+        help="allowed request headers for CORS (default: none)",
     )
     parser.add_argument(
         "--cors-expose-headers",
         type=_header_value,
         default="",
         metavar="LIST",
-        help="response headers exposed to the page",
+        help="response headers exposed to the page (default: none)",
     )
     parser.add_argument(
         "--cors-max-age",
         type=int,
         default=0,
         metavar="SECONDS",
-        help="how long browsers may cache a preflight",
+        help="how long browsers may cache a preflight (default 0: not sent)",
     )
     parser.add_argument(
         "--cors-allow-credentials",
@@ -256,9 +262,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_serve(args))
     except OSError as exc:
-        print(f"lambdastream dev: {exc}", file=sys.stderr)
+        print(f"lambdastream dev: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def port_named(port: int, flag: str) -> Iterator[None]:
+    """Turn "address already in use" into a line naming the flag that changes the port."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(
+                exc.errno, f"port {port} is already in use: choose another with {flag}"
+            ) from None
+        raise
 
 
 def _warn_who_may_call(
@@ -366,22 +385,24 @@ async def _serve(args: argparse.Namespace) -> None:
         cors=cors,
     )
     api_app = InvokeApi(pool, config, authorize=authorize)
-    url_server = await serve(
-        url_app,
-        args.host,
-        args.port,
-        max_body=MAX_REQUEST,
-        on_too_large=url_app.too_large,
-        log=printer.warning,
-    )
-    api_server = await serve(
-        api_app,
-        args.host,
-        args.api_port,
-        max_body=MAX_PAYLOAD,
-        on_too_large=api_app.too_large,
-        log=printer.warning,
-    )
+    with port_named(args.port, "--port"):
+        url_server = await serve(
+            url_app,
+            args.host,
+            args.port,
+            max_body=MAX_REQUEST,
+            on_too_large=url_app.too_large,
+            log=printer.warning,
+        )
+    with port_named(args.api_port, "--api-port"):
+        api_server = await serve(
+            api_app,
+            args.host,
+            args.api_port,
+            max_body=MAX_PAYLOAD,
+            on_too_large=api_app.too_large,
+            log=printer.warning,
+        )
     url_port = url_server.sockets[0].getsockname()[1]
     api_port = api_server.sockets[0].getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host

@@ -30,6 +30,18 @@ from lambdastream.runtime import logs
 from lambdastream.runtime.client import RuntimeAPIError, RuntimeClient
 from lambdastream.runtime.invoke import handle
 
+USAGE = """\
+usage: python -m lambdastream.runtime [HANDLER]
+
+Run a Lambda function's HANDLER (module.function, default $_HANDLER) against
+the Runtime API at $AWS_LAMBDA_RUNTIME_API, as Lambda starts a runtime:
+answering buffered, or streamed when the handler yields or returns a
+StreamingResponse. Lambda (or `lambdastream dev` locally) sets the
+environment: AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT, ...
+On Lambda's managed Python runtimes, use the layer and
+AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdastream instead (lambdastream build layer).
+"""
+
 # What Lambda sets for every runtime; without them there is nothing to serve.
 _REQUIRED_ENV = ("AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT")
 
@@ -78,6 +90,9 @@ def main(
     runtime's own code (default ``$LAMBDA_RUNTIME_DIR``).
     """
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
     spec = args[0] if args else os.environ.get("_HANDLER", "")
     address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not address:
