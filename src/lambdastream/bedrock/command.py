@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> None:
-        from lambdastream.local.command import port_named
+        from lambdastream.httpserver import port_named
 
         try:
             with port_named(args.port, "--port"):

@@ -27,8 +27,10 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from lambdastream.httpserver.asyncapp import AsyncHandler, AsyncResponse, async_app
 from lambdastream.httpserver.connection import App, Connection, Site, refused_answer
@@ -45,6 +47,7 @@ __all__ = [
     "async_app",
     "http_date",
     "is_loopback",
+    "port_named",
     "serve",
 ]
 
@@ -106,3 +109,16 @@ def is_loopback(host: str) -> bool:
     return all(
         ipaddress.ip_address(str(info[4][0]).partition("%")[0]).is_loopback for info in infos
     )
+
+
+@contextlib.contextmanager
+def port_named(port: int, flag: str) -> Iterator[None]:
+    """Turn "address already in use" into a line naming the flag that changes the port."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(
+                exc.errno, f"port {port} is already in use: choose another with {flag}"
+            ) from None
+        raise

@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -267,19 +265,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def port_named(port: int, flag: str) -> Iterator[None]:
-    """Turn "address already in use" into a line naming the flag that changes the port."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise OSError(
-                exc.errno, f"port {port} is already in use: choose another with {flag}"
-            ) from None
-        raise
-
-
 def _warn_who_may_call(
     printer: LogPrinter,
     args: argparse.Namespace,
@@ -318,7 +303,7 @@ def _warn_who_may_call(
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    from lambdastream.httpserver import is_loopback, serve
+    from lambdastream.httpserver import is_loopback, port_named, serve
     from lambdastream.local.environments import FunctionConfig, Pool
     from lambdastream.local.function_url import MAX_REQUEST, FunctionUrl
     from lambdastream.local.invoke_api import MAX_PAYLOAD, InvokeApi
