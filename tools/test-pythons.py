@@ -71,6 +71,12 @@ NOT_USED = (
     "aws-cdk-lib",
     "constructs",
     "python-hcl2",
+    # the web frameworks' differential test
+    "mangum",
+    "fastapi",
+    "uvicorn",
+    "aws-lambda-powertools",
+    "httpx",
 )
 PIP_INSTALL = ("-m", "pip", "install", "-q", "--disable-pip-version-check")
 # The only C extensions these venvs need: a Python with no wheel for them

@@ -29,10 +29,10 @@ def test_provisioned_environments_are_initialized_before_the_url_is_shown(dev_se
         "app.handler", write_handler(tmp_path, SLOW_INIT), "--provisioned", "2",
         "--concurrency", "3",
     )  # fmt: skip
+    server.wait_for_log(r"2 of 2 provisioned and initialized")
     logs = server.logs()
     assert logs.count("(provisioned)") == 2
     assert logs.index("INIT_START environment 2 (provisioned)") < logs.index("Function URL:")
-    assert "2 of 2 provisioned and initialized" in logs
 
     replies: list = []
 

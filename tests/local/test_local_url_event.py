@@ -39,7 +39,14 @@ def test_minimal_get():
 
 def test_headers_lowercased_and_repeats_joined():
     e = event(headers=[("X-A", "1"), ("x-a", "2"), ("User-Agent", "ua")])
-    assert e["headers"] == {"x-a": "1,2", "user-agent": "ua"}
+    assert e["headers"] == {
+        "x-a": "1,2",
+        "user-agent": "ua",
+        # What AWS's front end adds (tests/local/test_local_url_event_fidelity.py).
+        "x-forwarded-for": "10.0.0.1",
+        "x-forwarded-proto": "http",
+        "x-forwarded-port": "80",
+    }
     assert e["requestContext"]["http"]["userAgent"] == "ua"
 
 

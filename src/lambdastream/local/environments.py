@@ -606,7 +606,10 @@ class Pool:
                     # As Lambda does, each retry waits longer than the last.
                     await asyncio.sleep(config.async_retry_delay * attempt)
                     inv = Invocation(
-                        inv.payload, request_id=inv.request_id, client_context=inv.client_context
+                        inv.payload,
+                        request_id=inv.request_id,
+                        client_context=inv.client_context,
+                        trace_header=inv.trace_header,  # a retry continues the caller's trace
                     )
                 done = _Completion(inv)
                 age_left = config.max_event_age - (time.monotonic() - queued_at)

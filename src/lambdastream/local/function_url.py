@@ -24,7 +24,7 @@ from json.encoder import encode_basestring_ascii
 
 from lambdastream.httpserver import ResponseWriter
 from lambdastream.local.environments import Pool, TooManyRequests
-from lambdastream.local.invocation import FunctionError, Invocation
+from lambdastream.local.invocation import TRACE_HEADER, FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
 from lambdastream.local.prelude import (
     HTTP_INTEGRATION_CONTENT_TYPE,
@@ -104,13 +104,16 @@ class FunctionUrl:
                 )
                 writer.send(403, [*_JSON, *extra], b'{"Message":"Forbidden"}')
                 return
-        inv = Invocation(b"")  # its request id goes into the event
+        # Its request id and the caller's trace go into the event.
+        inv = Invocation(b"", trace_header=request.header(TRACE_HEADER))
         event = build_event(
             request,
             request_id=inv.request_id,
             source_ip=writer.peer,
             region=self.region,
             authorizer=authorizer,
+            scheme="http",  # the dev server speaks plain HTTP; AWS's front end, https
+            trace_header=inv.trace_header,
         )
         inv.payload = _event_json(event).encode()
         sink = _UrlSink(writer, self.printer, extra, strip_cors=self.cors is not None)

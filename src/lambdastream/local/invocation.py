@@ -29,13 +29,80 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["FunctionError", "Invocation", "Producer", "Sink"]
+__all__ = [
+    "TRACE_HEADER",
+    "FunctionError",
+    "Invocation",
+    "Producer",
+    "Sink",
+    "TraceContext",
+    "parse_trace_header",
+]
+
+# The request header a caller's trace arrives in, on a Function URL and on
+# the Invoke API alike (botocore's add_recursion_detection_header sends it).
+TRACE_HEADER = "x-amzn-trace-id"
+
+# The X-Ray tracing header (X-Amzn-Trace-Id), as the X-Ray developer guide
+# defines it (xray-concepts.html#xray-concepts-tracingheader and, for the
+# ids, xray-api-sendingdata.html#xray-api-traceids): ";"-separated
+# key=value fields; Root is "1-", the epoch seconds in 8 hex digits, "-"
+# and 96 random bits in 24 hex digits; Parent a segment id of 16 hex
+# digits; Sampled 1, 0 or ? (the decision left to the receiver). Other
+# fields (Self, Lineage) are allowed and not carried. The X-Ray SDKs and
+# OpenTelemetry's AwsXRayPropagator read the same keys, case-sensitively.
+_TRACE_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+_SEGMENT_ID = re.compile(r"[0-9a-fA-F]{16}")
+_SAMPLED = frozenset({"0", "1", "?"})
+# Lambda's recursion-loop lineage field; locally no loop is counted.
+_LINEAGE = "Lineage=1:00000000:0"
+
+
+@dataclass(frozen=True)
+class TraceContext:
+    """The fields of a valid X-Ray tracing header that Lambda carries on."""
+
+    root: str
+    parent: str | None = None
+    sampled: str | None = None
+
+
+def parse_trace_header(value: str | None) -> TraceContext | None:
+    """The trace a caller's ``X-Amzn-Trace-Id`` names, or None if absent or malformed.
+
+    >>> parse_trace_header("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+    TraceContext(root='1-5759e988-bd862e3fe1be46a994272793', parent=None, sampled='1')
+    >>> parse_trace_header("Root=1-abc") is None
+    True
+    """
+    if not value:
+        return None
+    found: dict[str, str] = {}
+    for part in value.split(";"):
+        key, sep, field_value = part.partition("=")
+        key = key.strip()
+        if not sep:
+            if key:
+                return None  # a field without a value: not the header X-Ray writes
+            continue  # an empty field (a trailing ";")
+        if key in found:
+            return None  # a field twice (the header sent twice, joined): which trace?
+        found[key] = field_value.strip()
+    root, parent, sampled = found.get("Root"), found.get("Parent"), found.get("Sampled")
+    if root is None or not _TRACE_ROOT.fullmatch(root):
+        return None
+    if parent is not None and not _SEGMENT_ID.fullmatch(parent):
+        return None
+    if sampled is not None and sampled not in _SAMPLED:
+        return None
+    return TraceContext(root, parent, sampled)
 
 
 @dataclass(frozen=True)
@@ -135,6 +202,7 @@ class Invocation:
         request_id: str | None = None,
         client_context: str | None = None,
         cognito_identity: str | None = None,
+        trace_header: str | None = None,
     ) -> None:
         # One read of randomness for every id (uuid.uuid4() costs ~5 µs each,
         # and this is on the path of every request).
@@ -142,10 +210,22 @@ class Invocation:
         self.request_id = request_id or _uuid4(rand)
         # Echoed by runtimes so a late answer from a timed-out run is refused.
         self.invocation_id = _uuid4(rand[32:64])
-        self.trace_id = (
-            f"Root=1-{int(time.time()):08x}-{rand[64:88]};Parent={rand[88:104]};"
-            "Sampled=0;Lineage=1:00000000:0"
-        )
+        caller = parse_trace_header(trace_header)
+        if caller is None:
+            # No trace (or a malformed header, which is none): Lambda starts one.
+            caller = TraceContext(f"1-{int(time.time()):08x}-{rand[64:88]}")
+            trace_header = None
+        # The caller's X-Amzn-Trace-Id as a Function URL event carries it: the
+        # caller's own when valid, else the root Lambda started.
+        self.trace_header: str = (trace_header or f"Root={caller.root}").strip()
+        # Lambda-Runtime-Trace-Id: the caller's Root and sampling decision; its
+        # Parent is the id of Lambda's own function segment, under which the
+        # function's subsegments go (the X-Ray SDK's Lambda context builds its
+        # facade segment from it: aws_xray_sdk/core/lambda_launcher.py), so a
+        # fresh one and never the caller's. Nothing records segments here: an
+        # undecided "?" is not sampled.
+        sampled = caller.sampled if caller.sampled in ("0", "1") else "0"
+        self.trace_id = f"Root={caller.root};Parent={rand[88:104]};Sampled={sampled};{_LINEAGE}"
         self.payload = payload
         self.client_context = client_context
         self.cognito_identity = cognito_identity

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, unquote
 from lambdastream.eventstream import EventStreamError, encode_event
 from lambdastream.httpserver import ResponseWriter
 from lambdastream.local.environments import FunctionConfig, Pool, TooManyRequests
-from lambdastream.local.invocation import FunctionError, Invocation
+from lambdastream.local.invocation import TRACE_HEADER, FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
 from lambdastream.local.runtime_api import MAX_BUFFERED_RESPONSE
 from lambdastream.local.sigv4 import LOCAL_USER_ARN, AuthError, IamAuthorizer
@@ -139,13 +139,10 @@ class InvokeApi:
             )
         client_context = None
         if "x-amz-client-context" in headers:
-            try:
-                client_context = base64.b64decode(
-                    headers["x-amz-client-context"], validate=True
-                ).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                client_context = None
-            if client_context is None or _not_json(client_context.encode()) is not None:
+            client_context = _client_context(headers["x-amz-client-context"])
+            if client_context is None:
+                # botocore's lambda model: InvalidRequestContentException is
+                # "a request header is invalid" (400).
                 return _api_error(
                     writer,
                     400,
@@ -154,7 +151,11 @@ class InvokeApi:
                 )
         if invocation_type == "DryRun":
             return writer.send(204, [("x-amzn-RequestId", str(uuid.uuid4()))], b"")
-        inv = Invocation(payload, client_context=client_context)
+        # A caller's trace continues in the invocation (boto3 inside a function
+        # sends its _X_AMZN_TRACE_ID); a malformed one is none.
+        inv = Invocation(
+            payload, client_context=client_context, trace_header=headers.get(TRACE_HEADER)
+        )
         if invocation_type == "Event":
             if len(payload) > MAX_EVENT_PAYLOAD:
                 return _api_error(
@@ -302,6 +303,26 @@ def _not_json(payload: bytes) -> str | None:
     except RecursionError:
         return "nesting too deep"
     return None
+
+
+def _client_context(header: str) -> str | None:
+    """The JSON of an ``X-Amz-Client-Context`` header, or None if Lambda refuses it.
+
+    botocore's lambda model: "base64-encoded data about the invoking client
+    to pass to the function in the context object". The runtimes read it as
+    an object (awslambdaric's ``make_obj_from_dict`` calls ``.get`` on it;
+    ``context.client_context.custom``), so base64 of another JSON value is as
+    invalid as bad base64.
+
+    >>> _client_context("eyJjdXN0b20iOiB7fX0="), _client_context("WzFd")  # {"custom": {}}, [1]
+    ('{"custom": {}}', None)
+    """
+    try:
+        text = base64.b64decode(header, validate=True).decode()
+        value = json.loads(text, parse_constant=_no_constant)
+    except (binascii.Error, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    return text if isinstance(value, dict) else None
 
 
 def _no_constant(name: str) -> object:

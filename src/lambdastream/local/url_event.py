@@ -3,8 +3,25 @@
 Header names are lowercased and repeated headers joined with commas; the
 ``cookie`` header moves to the ``cookies`` array; query parameters are
 decoded and repeated ones joined with commas; ``rawPath`` and
-``rawQueryString`` keep the bytes as sent. Keys Lambda omits when empty
-(``cookies``, ``queryStringParameters``, ``body``) are omitted here too.
+``rawQueryString`` keep the bytes as sent, ``requestContext.http.path`` is
+the path percent-decoded. Keys Lambda omits when empty (``cookies``,
+``queryStringParameters``, ``body``) are omitted here too.
+
+As AWS's front end does, hop-by-hop headers end at it and it adds its own:
+``x-forwarded-for`` (the caller's address appended), ``x-forwarded-proto``
+and ``x-forwarded-port`` (the connection's), ``x-amzn-trace-id`` (the
+caller's trace, or the one Lambda starts).
+
+The host and the url-id: on AWS a client reaches ``<url-id>.lambda-url.
+<region>.on.aws``, so ``headers.host`` and ``requestContext.domainName`` are
+that name and ``domainPrefix`` and ``apiId`` its url-id. Locally the client
+reaches ``127.0.0.1:PORT``: ``host`` and ``domainName`` stay the address it
+used, so an app that builds absolute URLs from them (Mangum's ASGI scope
+takes its server from ``host`` and ``x-forwarded-port`` and its scheme from
+``x-forwarded-proto``, https when absent) sends its browser back to the dev
+server; ``domainPrefix`` and ``apiId`` are the one local url-id. A client
+that uses a Function URL's name (a hosts entry, ``curl --connect-to``) gets
+that name's url-id in all four, as on AWS.
 
 Example::
 
@@ -17,16 +34,36 @@ Example::
 from __future__ import annotations
 
 import base64
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
+from lambdastream.local.invocation import TRACE_HEADER
+
 __all__ = ["ACCOUNT_ID", "URL_ID", "HttpRequest", "body_is_text", "build_event"]
 
 ACCOUNT_ID = "123456789012"
-# Function URL ids are 32 lowercase alphanumerics; a fixed fake one locally.
-URL_ID = "lambdastreamlocal0000000000000000"
+# Function URL ids are 32 lowercase alphanumerics (the live capture below has
+# "2cxn22odiwguak4feg4jtt7cwm0ziblr"); a fixed one names the local URL.
+URL_ID = "lambdastreamlocal000000000000000"
+# A Function URL's host: https://<url-id>.lambda-url.<region>.on.aws
+# (docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html).
+_FUNCTION_URL_HOST = re.compile(r"([a-z0-9]+)\.lambda-url\.[a-z0-9-]+\.on\.aws\.?", re.I)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+# Hop-by-hop fields end at the first hop: Connection, the fields it names,
+# and Proxy-Connection, Keep-Alive, TE, Transfer-Encoding and Upgrade
+# (RFC 9110, section 7.6.1). AWS's front end is that hop.
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"}
+)
+# Fields AWS's front end sets itself, whatever the caller sent (a client
+# cannot claim https, another port or a trace Lambda did not accept).
+_FORWARDED_FOR = "x-forwarded-for"
+_FORWARDED_PROTO = "x-forwarded-proto"
+_FORWARDED_PORT = "x-forwarded-port"
+_SET_BY_AWS = frozenset({_FORWARDED_PROTO, _FORWARDED_PORT, TRACE_HEADER})
 
 _TEXT_TYPES = (
     "application/json",
@@ -47,6 +84,16 @@ class HttpRequest:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     http_version: str = "1.1"
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case), repeats joined with commas.
+
+        >>> HttpRequest("GET", "/", [("X-A", "1"), ("x-a", "2")]).header("x-a")
+        '1,2'
+        """
+        name = name.lower()
+        values = [value for key, value in self.headers if key.lower() == name]
+        return ",".join(values) if values else None
 
 
 def body_is_text(content_type: str | None) -> bool:
@@ -74,24 +121,57 @@ def build_event(
     now: float | None = None,
     region: str = "us-east-1",
     authorizer: dict[str, Any] | None = None,
+    scheme: str = "http",
+    trace_header: str | None = None,
 ) -> dict[str, Any]:
-    """Build the payload-format-2.0 event Lambda gives a function for ``request``."""
+    """Build the payload-format-2.0 event Lambda gives a function for ``request``.
+
+    ``source_ip`` is the caller's address, ``scheme`` the connection's
+    (``https`` on AWS, ``http`` for the dev server), ``trace_header`` the
+    ``x-amzn-trace-id`` the event carries (the caller's, validated, or the
+    one Lambda starts: ``Invocation.trace_header``).
+    """
     now = time.time() if now is None else now
     raw_path, _, raw_query = request.target.partition("?")
     if not raw_path.startswith("/"):
         # An absolute-form target ("http://host/path") is legal HTTP/1.1.
         after_scheme = raw_path.split("://", 1)[-1]
         raw_path = "/" + after_scheme.partition("/")[2]
+    connection = request.header("connection")
+    hop_by_hop = _HOP_BY_HOP
+    if connection is not None:
+        hop_by_hop = hop_by_hop | {named.strip().lower() for named in connection.split(",")}
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in request.headers:
         key = name.lower()
+        if key in hop_by_hop or key in _SET_BY_AWS:
+            continue
         if key == "cookie":
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue
         headers[key] = f"{headers[key]},{value}" if key in headers else value
+    host = headers.get("host")
+    port = _DEFAULT_PORTS.get(scheme, "80")  # a Host without a port means the default
+    url_id = URL_ID
+    if host is None:  # HTTP/1.0 may omit it: the local URL's name, as AWS would show it
+        domain_name = f"{URL_ID}.lambda-url.{region}.on.aws"
+    else:
+        domain_name = host
+        hostname, host_port = _split_host(host)
+        port = host_port or port
+        named = _FUNCTION_URL_HOST.fullmatch(hostname)
+        if named:
+            url_id = named.group(1)
+    # As AWS's load balancers document for X-Forwarded-For (elasticloadbalancing
+    # x-forwarded-headers.html): the caller's address appended to any sent.
+    sent_for = headers.get(_FORWARDED_FOR)
+    headers[_FORWARDED_FOR] = f"{sent_for}, {source_ip}" if sent_for else source_ip
+    headers[_FORWARDED_PROTO] = scheme
+    headers[_FORWARDED_PORT] = port
+    if trace_header is not None:
+        headers[TRACE_HEADER] = trace_header
     user_agent = headers.get("user-agent", "")
-    host = headers.get("host", f"{URL_ID}.lambda-url.{region}.on.aws")
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
@@ -106,12 +186,15 @@ def build_event(
         event["queryStringParameters"] = query
     event["requestContext"] = {
         "accountId": "anonymous" if authorizer is None else ACCOUNT_ID,
-        "apiId": URL_ID,
+        "apiId": url_id,
         **({"authorizer": authorizer} if authorizer is not None else {}),
-        "domainName": host,
-        "domainPrefix": host.split(".", 1)[0],
+        "domainName": domain_name,
+        "domainPrefix": url_id,
         "http": {
             "method": request.method,
+            # rawPath percent-decoded, "+" kept (a plain character in a path):
+            # "/capture/space%20value" is "/capture/space value" in a live
+            # capture (hotsock/voker, vokerhttp/testdata/functionurl-request.json).
             "path": unquote(raw_path),
             "protocol": f"HTTP/{request.http_version}",
             "sourceIp": source_ip,
@@ -137,6 +220,22 @@ def build_event(
     else:
         event["isBase64Encoded"] = False
     return event
+
+
+def _split_host(host: str) -> tuple[str, str | None]:
+    """A Host header's name and port, if it has one.
+
+    >>> _split_host("127.0.0.1:9000"), _split_host("[::1]:9000"), _split_host("localhost")
+    (('127.0.0.1', '9000'), ('[::1]', '9000'), ('localhost', None))
+    """
+    if host.startswith("["):  # an IPv6 literal: [::1]:9000
+        name, _, rest = host.partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        return name + "]", port or None
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        return name, port
+    return host, None
 
 
 def _query_parameters(raw_query: str) -> dict[str, str]:
