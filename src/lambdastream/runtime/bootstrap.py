@@ -207,7 +207,9 @@ def load_handler(spec: str):  # type: ignore[no-untyped-def]
         ) from None
     if not module_name or not attr:
         raise _fault("Runtime.MalformedHandlerName", f"Bad handler '{spec}'")
-    module_name = module_name.replace("/", ".")
+    # Messages name the module as the handler spells it ('pkg/sub', as the
+    # managed runtime does); the import uses dots.
+    spelled, module_name = module_name, module_name.replace("/", ".")
     if module_name.split(".")[0] in sys.builtin_module_names:
         raise _fault(
             "Runtime.BuiltInModuleConflict",
@@ -220,20 +222,20 @@ def load_handler(spec: str):  # type: ignore[no-untyped-def]
         module = sys.modules[module_name]
     except ImportError as exc:
         raise _fault(
-            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+            "Runtime.ImportModuleError", f"Unable to import module '{spelled}': {exc}"
         ) from None
     except SyntaxError as exc:
         trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
         raise _fault(
             "Runtime.UserCodeSyntaxError",
-            f"Syntax error in module '{module_name}': {exc}",
+            f"Syntax error in module '{spelled}': {exc}",
             trace,
         ) from None
     try:
         return getattr(module, attr)
     except AttributeError:
         raise _fault(
-            "Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{module_name}'"
+            "Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{spelled}'"
         ) from None
 
 

@@ -34,22 +34,50 @@ class Client:
         "app_version_name",
         "installation_id",
     )
+    app_package_name: object
+    app_title: object
+    app_version_code: object
+    app_version_name: object
+    installation_id: object
 
     def __init__(self, data: dict) -> None:
+        # Not an object: AttributeError, as in ClientContext below.
         for name in self.__slots__:
             setattr(self, name, data.get(name))
 
+    def __repr__(self) -> str:
+        # awslambdaric's, field for field, so logs of a context read the same.
+        return (
+            f"Client([installation_id={self.installation_id},"
+            f"app_title={self.app_title},"
+            f"app_version_name={self.app_version_name},"
+            f"app_version_code={self.app_version_code},"
+            f"app_package_name={self.app_package_name}])"
+        )
+
 
 class ClientContext:
-    """The client context an Invoke call passed (``X-Amz-Client-Context``)."""
+    """The client context an Invoke call passed (``X-Amz-Client-Context``).
+
+    >>> ClientContext({"custom": {"k": "v"}, "env": {"locale": "fr_FR"}})
+    ClientContext([custom={'k': 'v'},env={'locale': 'fr_FR'},client=None])
+    """
 
     __slots__ = ("client", "custom", "env")
 
     def __init__(self, data: dict) -> None:
+        # A client context that is JSON but not an object (a list, a string,
+        # a number) fails here with AttributeError ("'list' object has no
+        # attribute 'get'"), and so does a "client" that is not one: the
+        # invocation is refused before the handler runs, as awslambdaric,
+        # which reads them with .get too, refuses it.
         self.custom = data.get("custom")
         self.env = data.get("env")
         client = data.get("client")
-        self.client = Client(client) if isinstance(client, dict) else None
+        self.client = None if client is None else Client(client)
+
+    def __repr__(self) -> str:
+        return f"ClientContext([custom={self.custom},env={self.env},client={self.client}])"
 
 
 class LambdaContext:
@@ -111,7 +139,10 @@ class LambdaContext:
                         for k in ("traceparent", "tracestate", "baggage")
                         if isinstance(v := w3c.get(k), str)
                     }
-                self.client_context = ClientContext(data)
+            # JSON null is no client context, as on awslambdaric; any other
+            # value that is not an object, ClientContext refuses.
+            if data is not None:
+                self.client_context = ClientContext(data)  # type: ignore[arg-type]
         cognito = None
         if cognito_identity_json:
             cognito = _parse_json_header(cognito_identity_json, "Cognito Identity")

@@ -3,8 +3,11 @@
 Lambda wants ``{"errorMessage", "errorType", "requestId", "stackTrace"}``
 and an error type of the form ``Category.Reason`` for the runtime's own
 failures; a handler's exception is reported under its class name, as the
-managed Python runtime does. ``traceback`` is imported only when an error
-happens: it is not free, and most invocations never need it.
+managed Python runtime does. The document is the same, byte for byte, as
+the one awslambdaric (the managed runtime's client) posts for the same
+exception (tests/e2e/test_error_documents.py runs both). ``traceback`` is
+imported only when an error happens: it is not free, and most invocations
+never need it.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ import json
 import os
 import sys
 
-# Frames of this package are the runtime's, not the user's: keep them out of
-# the stack traces users read (awslambdaric drops its bootstrap.py likewise),
-# and so are the event loop's frames that lead to an async handler.
+from lambdastream.runtime.marshal import _ENSURE_ASCII
+
+# The frames a traceback starts with before it reaches the user's code are
+# the runtime's: this package's, and for async handlers the event loop's
+# that it runs them on. awslambdaric leaves its own leading frames (those of
+# its bootstrap.py) out of the stack traces users read; these go likewise.
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "asyncio") + os.sep
+_RUNTIME_FRAMES = (_RUNTIME_DIR, _ASYNCIO_DIR)
 
 
 class RuntimeFault(Exception):
@@ -52,22 +59,54 @@ def make_error(message: str, error_type: str, stack_trace: list[str], request_id
 
 
 def user_stack_trace(exc: BaseException) -> list[str]:
-    """Return the traceback of ``exc`` as awslambdaric formats it, minus our frames."""
+    """Return the traceback of ``exc`` as awslambdaric formats it, from the user's first frame.
+
+    As awslambdaric does, each frame is reduced to (file, line number,
+    function, source line) before it is formatted: on Python 3.11+ a frame
+    that keeps its column offsets is printed with ``^^^^`` markers under
+    the failing expression, which awslambdaric's documents do not have.
+    Only the leading frames are the runtime's to leave out: later ones are
+    kept, a library's or ours (a user's ``context.log``), and a failure with
+    no user frame at all (a handler that is not callable) keeps the
+    runtime's, as awslambdaric keeps its own.
+
+    >>> def handler():
+    ...     return {}["key"]
+    >>> try:
+    ...     handler()
+    ... except KeyError as exc:
+    ...     print(user_stack_trace(exc)[-1], end="")
+      File "<doctest lambdastream.runtime.errors.user_stack_trace[0]>", line 2, in handler
+        return {}["key"]
+    """
     import traceback
 
     frames = [
-        frame
+        (frame.filename, frame.lineno, frame.name, frame.line)
         for frame in traceback.extract_tb(exc.__traceback__)
-        if not frame.filename.startswith(_RUNTIME_DIR)
     ]
-    while frames and frames[0].filename.startswith(_ASYNCIO_DIR):
-        frames.pop(0)
-    return traceback.format_list(frames)
+    first = 0
+    while first < len(frames) and frames[first][0].startswith(_RUNTIME_FRAMES):
+        first += 1
+    shown = frames[first:] if first < len(frames) else frames
+    # A line number may be None (3.11+): awslambdaric's tuples pass it on as is.
+    return traceback.format_list(shown)  # type: ignore[arg-type]
 
 
 def error_json(error: dict) -> bytes:
-    """Encode an error document; never fails, whatever the message holds."""
-    return json.dumps(error, default=str).encode()
+    """Encode an error document as awslambdaric does; never fails, whatever it holds.
+
+    Non-ASCII is escaped, except on Lambda's python3.12+ environments where
+    awslambdaric writes it as is (``AWS_EXECUTION_ENV``), as results are.
+    """
+    # A lone surrogate, possible only unescaped, goes as its \uXXXX escape:
+    # the same JSON string, where UTF-8 has no bytes for it.
+    return _encode(error).encode("utf-8", "backslashreplace")
+
+
+def _encode(document: dict) -> str:
+    # default=str: a RuntimeFault may carry anything; the error must still go out.
+    return json.dumps(document, ensure_ascii=_ENSURE_ASCII, default=str)
 
 
 def log_error(error: dict, log_format: str) -> None:
@@ -79,13 +118,12 @@ def log_error(error: dict, log_format: str) -> None:
     if log_format == "JSON":
         import time
 
-        line = json.dumps(
+        line = _encode(
             {
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "level": "ERROR",
                 **error,
-            },
-            default=str,
+            }
         )
         _write_stdout(line + "\n")
         return
