@@ -178,6 +178,8 @@ def timing(stderr: str) -> dict[str, float]:
 # The local Lambda's credentials: signatures are checked against these, and
 # the CLI signs with the same ones (cli_env) unless a test says otherwise.
 SERVER_ENV = {"AWS_ACCESS_KEY_ID": "AKIDLOCALTEST", "AWS_SECRET_ACCESS_KEY": "local-secret"}
+# bedrock-local answers "You said: <prompt>", so the tests can assert exact text.
+ECHO = {"LAMBDASTREAM_BEDROCK_SCRIPT": "echo"}
 
 
 @pytest.fixture
@@ -197,7 +199,7 @@ def chat(dev_server):
         "CHAT_MAX_BODY_BYTES=4096",
         "--env",
         "CHAT_MAX_PROMPT_CHARS=2000",
-        env=SERVER_ENV,
+        env={**SERVER_ENV, **ECHO},
     )
 
 

@@ -77,6 +77,9 @@ NOT_USED = (
     "uvicorn",
     "aws-lambda-powertools",
     "httpx",
+    # bedrock-local against langchain-aws
+    "langchain-aws",
+    "jsonschema",
 )
 PIP_INSTALL = ("-m", "pip", "install", "-q", "--disable-pip-version-check")
 # The only C extensions these venvs need: a Python with no wheel for them

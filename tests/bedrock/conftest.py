@@ -13,7 +13,9 @@ from lambdastream.bedrock.local import BackgroundServer, start_background
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[BackgroundServer]:
-    with start_background(first_token_latency=0.001, tokens_per_second=2000) as running:
+    with start_background(
+        first_token_latency=0.001, tokens_per_second=2000, script="echo"
+    ) as running:
         yield running
 
 

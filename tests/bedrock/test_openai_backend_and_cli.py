@@ -144,6 +144,8 @@ def test_cli_serves_boto3_until_stopped():
             "0",
             "--fault",
             "throttle:1",
+            "--script",
+            "echo",
         ],
         stdout=subprocess.PIPE,
         text=True,

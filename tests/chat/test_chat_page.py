@@ -54,8 +54,9 @@ def browser():
 @pytest.fixture
 def chat(dev_server):
     return dev_server(
-        "examples.chat.app.handler", REPO, "--bedrock-local", "--name", "chat", "--timeout", "60"
-    )
+        "examples.chat.app.handler", REPO, "--bedrock-local", "--name", "chat", "--timeout", "60",
+        env={"LAMBDASTREAM_BEDROCK_SCRIPT": "echo"},  # exact text to assert
+    )  # fmt: skip
 
 
 # Records every change of the two answer panes, with a timestamp, from

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +21,10 @@ import pytest
 REPO = str(Path(__file__).resolve().parents[2])
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+# Lambda always sets AWS_REGION and AWS_DEFAULT_REGION, and the app builds
+# its Bedrock client at init.
+os.environ.setdefault("AWS_REGION", "us-east-1")
+os.environ.setdefault("AWS_DEFAULT_REGION", os.environ["AWS_REGION"])
 
 from examples.chat.app import (  # noqa: E402
     Config,

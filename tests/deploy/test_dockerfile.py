@@ -159,7 +159,7 @@ def test_the_entrypoint_and_command_stream_the_chat(image, dev_server):
         image.path("/var/task"),
         "--bootstrap", shlex.join(command), "--name", "chat", "--timeout", "60", "--bedrock-local",
         "--env", f"LAMBDA_RUNTIME_DIR={image.managed.runtime_dir}",
-        env={"PYTHONPATH": ""},
+        env={"PYTHONPATH": "", "LAMBDASTREAM_BEDROCK_SCRIPT": "echo"},
     )  # fmt: skip
     prompt = "Does the image stream?"
     reply = request(

@@ -44,7 +44,10 @@ def test_init_writes_the_project_and_says_what_to_run(project):
 
 
 def test_the_generated_project_streams_under_dev(project, dev_server):
-    server = dev_server("app.handler", project, "--bedrock-local", "--timeout", "60")
+    server = dev_server(
+        "app.handler", project, "--bedrock-local", "--timeout", "60",
+        env={"LAMBDASTREAM_BEDROCK_SCRIPT": "echo"},  # the prompt comes back, to assert
+    )  # fmt: skip
     prompt = "Tell me why streaming matters"
     reply = request(
         server.url,

@@ -59,7 +59,7 @@ def start_deployed(dev_server, managed, deployed):
             # The managed bootstrap exports it before it runs the wrapper.
             "--env", f"AWS_EXECUTION_ENV={managed.execution_env}",
             *extra,
-            env={"PYTHONPATH": ""},
+            env={"PYTHONPATH": "", "LAMBDASTREAM_BEDROCK_SCRIPT": "echo"},
         )  # fmt: skip
 
     return start

@@ -1,20 +1,19 @@
-"""Where ``bedrock-local``'s answers come from: a scripted model, or an OpenAI-compatible server.
+"""Where ``bedrock-local``'s answers come from: the :class:`Backend` protocol and its helpers.
 
 A backend turns a :class:`Prompt` into typed events (text, reasoning, tool
 use, then one :class:`StreamEnd`); ``lambdastream.bedrock.local`` renders
-them in whichever wire shape the caller asked for.
+them in whichever wire shape the caller asked for. Two backends: the
+scripted model (:mod:`lambdastream.bedrock.scripted`) and
+:class:`OpenAIBackend`, which forwards to an OpenAI-compatible server.
 
-The scripted answer is deterministic, so tests can assert it exactly::
-
-    >>> scripted_answer(Prompt([("user", "What is  2+2?")]))
-    'You said: What is 2+2?'
+>>> tokens_of(TextDelta(" world")), tokens_of(ToolUseDelta('{"city": "Oslo"}'))
+(1, 2)
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from lambdastream.bedrock.events import (
     StreamEvent,
     TextDelta,
     ToolUseDelta,
-    ToolUseStart,
     Usage,
 )
 from lambdastream.bedrock.families import ParseState, Prompt, family_for
@@ -56,66 +54,18 @@ def count_tokens(text: str) -> int:
 
 
 def prompt_tokens(prompt: Prompt) -> int:
-    return count_tokens(prompt.system or "") + sum(count_tokens(t) for _, t in prompt.messages)
+    """The prompt's tokens: its system text and every turn, tool results included."""
+    texts = [prompt.system or "", *(t for _, t in prompt.messages), *prompt.tool_results]
+    return sum(count_tokens(t) for t in texts)
 
 
-def scripted_answer(prompt: Prompt) -> str:
-    """The scripted model's full answer: ``You said: `` and the last user message."""
-    return "You said: " + " ".join(prompt.last_user_text.split())
-
-
-def _pieces(text: str) -> list[str]:
-    return re.findall(r"\s*\S+", text)
-
-
-@dataclass
-class ScriptedBackend:
-    """A deterministic model: echoes the prompt, one word per token, at a set pace.
-
-    ``first_token_latency`` seconds before the first token, then
-    ``tokens_per_second``. ``max_tokens`` truncates (stop reason
-    ``max_tokens``). See :mod:`lambdastream.bedrock.faults` for ``[[think]]``
-    and ``[[tool:NAME]]``.
-    """
-
-    first_token_latency: float = 0.2
-    tokens_per_second: float = 50.0
-
-    async def generate(
-        self, model_id: str, prompt: Prompt, directives: Directives
-    ) -> AsyncIterator[StreamEvent]:
-        options = dict(directives)
-        latency = float(options.get("latency") or self.first_token_latency)
-        gap = 1.0 / self.tokens_per_second if self.tokens_per_second > 0 else 0.0
-        budget = prompt.max_tokens or 1 << 30
-        index = 0
-        produced = 0
-        script: list[StreamEvent] = []
-        if "think" in options:
-            script += [ReasoningDelta(p, index=0) for p in _pieces("Let me think about that.")]
-            index = 1
-        script += [TextDelta(p, index) for p in _pieces(scripted_answer(prompt))]
-        tool = options.get("tool")
-        if tool:
-            arguments = json.dumps({"text": prompt.last_user_text})
-            half = len(arguments) // 2
-            script += [
-                ToolUseStart("tooluse_local_1", tool, index + 1),
-                ToolUseDelta(arguments[:half], index + 1),
-                ToolUseDelta(arguments[half:], index + 1),
-            ]
-        stop = "tool_use" if tool else "end_turn"
-        await asyncio.sleep(latency)
-        for event in script:
-            if isinstance(event, (TextDelta, ReasoningDelta)):
-                if produced >= budget:
-                    stop = "max_tokens"
-                    break
-                if produced:
-                    await asyncio.sleep(gap)
-                produced += 1
-            yield event
-        yield StreamEnd(stop, Usage(prompt_tokens(prompt), produced))
+def tokens_of(event: StreamEvent) -> int:
+    """The tokens one event carries: its words (a signature or a tool's start carries none)."""
+    if isinstance(event, (TextDelta, ReasoningDelta)):
+        return count_tokens(event.text)
+    if isinstance(event, ToolUseDelta):
+        return count_tokens(event.input)
+    return 0
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from lambdastream.bedrock import faults
 
 if TYPE_CHECKING:
+    from lambdastream.bedrock.local import BedrockLocal
     from lambdastream.local.sigv4 import IamAuthorizer
 
 
@@ -39,21 +40,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=("scripted", "openai"),
         default="scripted",
-        help="scripted: a deterministic echo model (default); "
-        "openai: forward to an OpenAI-compatible server",
+        help="scripted: a deterministic model that writes an answer about your question"
+        " (default); openai: forward to an OpenAI-compatible server",
+    )
+    parser.add_argument(
+        "--script",
+        choices=("answer", "echo"),
+        default=None,
+        help="scripted backend: answer (a Markdown answer about the question) or echo"
+        " ('You said: <your last message>', for tests); default $LAMBDASTREAM_BEDROCK_SCRIPT,"
+        " else answer",
     )
     parser.add_argument(
         "--first-token-latency",
         type=float,
-        default=0.2,
+        default=0.3,
         metavar="SECONDS",
-        help="scripted backend: wait before the first token (default 0.2)",
+        help="scripted backend: wait before the first token (default 0.3)",
     )
     parser.add_argument(
         "--tokens-per-second",
         type=float,
-        default=50.0,
-        help="scripted backend: pace of the tokens after the first (default 50; 0 = no wait)",
+        default=65.0,
+        help="scripted backend: average pace of the tokens after the first"
+        " (default 65; 0 = no wait)",
     )
     parser.add_argument(
         "--fault",
@@ -91,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 args.backend,
                 first_token_latency=args.first_token_latency,
                 tokens_per_second=args.tokens_per_second,
+                script=args.script,
                 openai_base_url=args.openai_base_url,
                 openai_model=args.openai_model,
                 openai_api_key=args.openai_api_key,
@@ -116,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(1) from None
         port = server.sockets[0].getsockname()[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"bedrock-local ({args.backend}) listening on http://{host}:{port}", flush=True)
+        print(f"bedrock-local ({_describe(handler)}) listening on http://{host}:{port}", flush=True)
         if not is_loopback(args.host):
             print(
                 f"  port {port}: SigV4-signed requests only (your local AWS credentials,"
@@ -145,6 +156,16 @@ def _authorizer(args: argparse.Namespace) -> IamAuthorizer | None:
     from lambdastream.local.sigv4 import IamAuthorizer
 
     return IamAuthorizer.with_local_credentials(args.region, service="bedrock")
+
+
+def _describe(handler: BedrockLocal) -> str:
+    """What answers: ``scripted`` (with its script when it echoes) or ``openai``."""
+    from lambdastream.bedrock.scripted import ScriptedBackend
+
+    backend = handler.backend
+    if isinstance(backend, ScriptedBackend):
+        return "scripted" if backend.script == "answer" else f"scripted, {backend.script}"
+    return "openai"
 
 
 def _log(message: str) -> None:

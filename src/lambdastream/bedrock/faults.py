@@ -1,4 +1,4 @@
-"""Fault injection for ``bedrock-local``: directives in the prompt or on the command line.
+"""Directives for ``bedrock-local``: faults and scripted behaviour, in a prompt or for all.
 
 A directive is ``[[name]]`` or ``[[name:arg]]`` anywhere in the last user
 message (per request), or ``--fault name:arg`` (every request):
@@ -12,7 +12,9 @@ message (per request), or ``--fault name:arg`` (every request):
 ``[[stream-error:N:code]]``    ... or another in-stream exception (``throttlingException``)
 ``[[latency:S]]``              first-token latency of S seconds for this request
 ``[[think]]``                  the scripted model reasons before answering
-``[[tool:NAME]]``              the scripted model ends by calling tool NAME
+``[[tool:NAME]]``              the scripted model ends by calling tool NAME (its input
+                               follows NAME's schema when the request offers NAME)
+``[[echo]]``                   the scripted model answers ``You said: <the message>``
 ============================== ==================================================
 
 Directives are removed from the text the model sees.
@@ -53,7 +55,7 @@ STREAM_ERRORS = (
     "modelTimeoutException",
 )
 
-KNOWN = ("throttle", "error", "stream-error", "latency", "think", "tool")
+KNOWN = ("throttle", "error", "stream-error", "latency", "think", "tool", "echo")
 
 
 class DirectiveError(ValueError):

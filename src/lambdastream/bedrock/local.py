@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import threading
 import time
@@ -38,29 +39,28 @@ from lambdastream.bedrock.backends import (
     Backend,
     BackendError,
     OpenAIBackend,
-    ScriptedBackend,
     prompt_tokens,
+    tokens_of,
 )
 from lambdastream.bedrock.errors import UnsupportedModelError
 from lambdastream.bedrock.events import (
-    ReasoningDelta,
     StreamEnd,
     StreamEvent,
-    TextDelta,
-    ToolUseDelta,
-    ToolUseStart,
 )
 from lambdastream.bedrock.families import (
     FAMILIES,
+    Answer,
     Family,
     Prompt,
     RenderState,
     RequestError,
+    converse_output,
     converse_render,
     family_for,
     invocation_metrics,
     read_converse_request,
 )
+from lambdastream.bedrock.scripted import ScriptedBackend, default_script
 from lambdastream.eventstream import encode_event, encode_exception
 from lambdastream.httpserver import AsyncResponse, ResponseWriter, async_app, serve
 from lambdastream.local.sigv4 import AuthError, IamAuthorizer
@@ -102,15 +102,20 @@ class Call:
 def build_backend(
     backend: str = "scripted",
     *,
-    first_token_latency: float = 0.2,
-    tokens_per_second: float = 50.0,
+    first_token_latency: float = 0.3,
+    tokens_per_second: float = 65.0,
+    script: str | None = None,
     openai_base_url: str | None = None,
     openai_model: str | None = None,
     openai_api_key: str | None = None,
 ) -> Backend:
-    """The backend named ``scripted`` or ``openai``, configured."""
+    """The backend named ``scripted`` or ``openai``, configured.
+
+    ``script`` is the scripted model's: ``answer`` or ``echo``; ``None``
+    takes ``$LAMBDASTREAM_BEDROCK_SCRIPT``, else ``answer``.
+    """
     if backend == "scripted":
-        return ScriptedBackend(first_token_latency, tokens_per_second)
+        return ScriptedBackend(first_token_latency, tokens_per_second, script or default_script())
     if backend == "openai":
         if not openai_base_url:
             raise ValueError("the openai backend needs openai_base_url (--openai-base-url)")
@@ -219,10 +224,12 @@ class BedrockLocal:
             raise ApiError("ValidationException", MALFORMED) from None
         prompt = _replace_last_user_text(prompt, cleaned)
         directives = self.global_directives + directives
-        if invoke and family is not None and not family.carries_reasoning:
-            # Its chunks have no place for reasoning, so the scripted model does not reason:
-            # the usage then counts only the tokens the client receives.
-            directives = [d for d in directives if d[0] != "think"]
+        if invoke and family is not None:
+            # Its chunks have no place for reasoning (or tool calls), so the scripted model
+            # does not reason (or call): the usage then counts only what the client receives.
+            unsaid = {"think"} if not family.carries_reasoning else set()
+            unsaid |= {"tool"} if not family.carries_tools else set()
+            directives = [d for d in directives if d[0] not in unsaid]
         return Call(operation, model_id, prompt, directives, family if invoke else None)
 
     # ----------------------------------------------------------- answering
@@ -305,8 +312,8 @@ class BedrockLocal:
                         encode_exception(fail_code, "Injected stream error (bedrock-local fault)")
                     )
                     break
-                if isinstance(event, (TextDelta, ReasoningDelta)):
-                    tokens += 1
+                if tokens_of(event):
+                    tokens += tokens_of(event)
                     state.output_tokens = tokens
                 if isinstance(event, StreamEnd):
                     state.input_tokens = event.usage.input_tokens or state.input_tokens
@@ -338,9 +345,7 @@ class BedrockLocal:
         started: float,
         fail_after: int | None,
     ) -> None:
-        text: list[str] = []
-        content: list[dict[str, Any]] = []
-        tools: dict[int, dict[str, Any]] = {}
+        said: list[StreamEvent] = []
         end: StreamEnd | None = None
         tokens = 0
         try:
@@ -353,49 +358,29 @@ class BedrockLocal:
                     raise ApiError(
                         "ModelErrorException", "Injected model error (bedrock-local fault)"
                     )
-                if isinstance(event, TextDelta):
-                    tokens += 1
-                    text.append(event.text)
-                elif isinstance(event, ReasoningDelta):
-                    tokens += 1
-                elif isinstance(event, ToolUseStart):
-                    tools[event.index] = {
-                        "toolUseId": event.tool_use_id,
-                        "name": event.name,
-                        "input": "",
-                    }
-                elif isinstance(event, ToolUseDelta) and event.index in tools:
-                    tools[event.index]["input"] += event.input
-                elif isinstance(event, StreamEnd):
+                if isinstance(event, StreamEnd):
                     end = event
+                    continue
+                tokens += tokens_of(event)
+                said.append(event)
         except BackendError as exc:
             raise ApiError(exc.code, exc.message) from None
         assert end is not None
+        # The same blocks the stream would carry: reasoning, text, tool calls.
+        answer = Answer.from_events(said)
         state.input_tokens = end.usage.input_tokens or state.input_tokens
         state.output_tokens = end.usage.output_tokens or tokens
         latency = int((time.monotonic() - started) * 1000)
         headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
         if call.family is not None:
-            body = call.family.respond("".join(text), end, state)
+            body = call.family.respond(answer, end, state)
             headers += [
                 ("X-Amzn-Bedrock-Input-Token-Count", str(state.input_tokens)),
                 ("X-Amzn-Bedrock-Output-Token-Count", str(state.output_tokens)),
                 ("X-Amzn-Bedrock-Invocation-Latency", str(latency)),
             ]
         else:
-            content.append({"text": "".join(text)})
-            for tool in tools.values():
-                content.append({"toolUse": {**tool, "input": json.loads(tool["input"] or "{}")}})
-            body = {
-                "output": {"message": {"role": "assistant", "content": content}},
-                "stopReason": end.stop_reason or "end_turn",
-                "usage": {
-                    "inputTokens": state.input_tokens,
-                    "outputTokens": state.output_tokens,
-                    "totalTokens": state.input_tokens + state.output_tokens,
-                },
-                "metrics": {"latencyMs": latency},
-            }
+            body = {**converse_output(answer, end, state), "metrics": {"latencyMs": latency}}
         await response.send(200, headers, json.dumps(body).encode("utf-8"))
 
 
@@ -405,7 +390,7 @@ def _replace_last_user_text(prompt: Prompt, text: str) -> Prompt:
         if messages[i][0] == "user":
             messages[i] = ("user", text)
             break
-    return Prompt(messages, prompt.system, prompt.max_tokens, prompt.temperature)
+    return dataclasses.replace(prompt, messages=messages)
 
 
 def _frame(chunk: dict[str, Any], converse: bool) -> bytes:
@@ -520,7 +505,8 @@ def start_background(
     """Start ``bedrock-local`` in a background thread; returns once it accepts connections.
 
     ``backend_options`` go to :func:`build_backend` (``backend="scripted"``,
-    ``first_token_latency``, ``tokens_per_second``, ``openai_base_url``, ...);
+    ``first_token_latency``, ``tokens_per_second``, ``script="echo"``,
+    ``openai_base_url``, ...);
     ``fault_specs`` are ``--fault`` specs applied to every request.
 
     >>> server = start_background(first_token_latency=0)
