@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import write_handler
 
-from lambdastream.client import (
+from lambdastream.caller.transport import (
     PreludeSplitter,
     SseErrorWatcher,
     StreamError,

@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lambdastream.bedrock.command",
         "serve a local bedrock-runtime endpoint for boto3",
     ),
-    "invoke": ("lambdastream.invoke_command", "stream a Function URL's or function's answer"),
+    "invoke": ("lambdastream.caller.command", "stream a Function URL's or function's answer"),
     "init": ("lambdastream.deploy.scaffold", "start a new project that streams from Bedrock"),
     "build": (
         "lambdastream.deploy.command",

@@ -21,8 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOT_IN_LAYER = (
     "lambdastream/local/",
     "lambdastream/cli.py",
-    "lambdastream/client.py",
-    "lambdastream/invoke_command.py",
+    "lambdastream/caller/",
     "lambdastream/eventstream.py",
     "lambdastream/deploy/",
     "lambdastream/bedrock/local.py",

@@ -35,12 +35,13 @@ from lambdastream.local.prelude import (
 from lambdastream.local.sigv4 import AuthError
 from lambdastream.local.url_event import HttpRequest, build_event
 from lambdastream.local.url_response import map_buffered, response_headers
+from lambdastream.runtime.chunked import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
 
 __all__ = ["MAX_REQUEST", "FunctionUrl"]
 
 # Function URL request payloads are limited like synchronous Invoke payloads.
 MAX_REQUEST = 6 * 1024 * 1024
-TRAILERS = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+TRAILERS = f"{ERROR_TYPE_TRAILER}, {ERROR_BODY_TRAILER}"
 _JSON = [("content-type", "application/json")]
 
 
@@ -206,9 +207,9 @@ class _UrlSink:
             else:
                 writer.end(
                     [
-                        ("Lambda-Runtime-Function-Error-Type", error.error_type),
+                        (ERROR_TYPE_TRAILER, error.error_type),
                         (
-                            "Lambda-Runtime-Function-Error-Body",
+                            ERROR_BODY_TRAILER,
                             base64.b64encode(error.body).decode(),
                         ),
                     ]
@@ -263,7 +264,7 @@ class _UrlSink:
         self.printer.error(f"{inv.request_id} Runtime.InvalidResponse: {why}")
         self.failed = True
         if self.writer.started:
-            self.writer.end([("Lambda-Runtime-Function-Error-Type", "Runtime.InvalidResponse")])
+            self.writer.end([(ERROR_TYPE_TRAILER, "Runtime.InvalidResponse")])
         else:
             self._internal_error()
 

@@ -22,6 +22,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
+
 __all__ = [
     "DELIMITER",
     "HTTP_INTEGRATION_CONTENT_TYPE",
@@ -33,8 +35,8 @@ __all__ = [
     "sendable",
 ]
 
-HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
-DELIMITER = b"\0" * 8
+# Defined once, by the runtime that sends them.
+DELIMITER = PRELUDE_DELIMITER
 # API Gateway wants the prelude within 16 KiB; we allow more, but not unbounded.
 MAX_PRELUDE = 1024 * 1024
 

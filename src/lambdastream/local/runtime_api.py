@@ -33,6 +33,7 @@ import httptools
 from lambdastream.httpserver import http_date
 from lambdastream.local.chunked import ChunkedDecoder, ChunkedError
 from lambdastream.local.invocation import FunctionError, Invocation
+from lambdastream.runtime.chunked import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
 
 __all__ = [
     "MAX_BUFFERED_RESPONSE",
@@ -52,8 +53,9 @@ _MAX_HEAD = 64 * 1024
 _MAX_ERROR_BODY = 1024 * 1024
 
 _PREFIX = "/2018-06-01/runtime/"
-_ERROR_TYPE = "lambda-runtime-function-error-type"
-_ERROR_BODY = "lambda-runtime-function-error-body"
+# Header names as httptools hands them over, lower-cased.
+_ERROR_TYPE = ERROR_TYPE_TRAILER.lower()
+_ERROR_BODY = ERROR_BODY_TRAILER.lower()
 
 
 class RuntimeApiListener(Protocol):

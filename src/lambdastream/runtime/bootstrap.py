@@ -27,8 +27,8 @@ import os
 import sys
 
 from lambdastream.runtime import logs
-from lambdastream.runtime.client import RuntimeAPIError, RuntimeClient
-from lambdastream.runtime.invoke import handle
+from lambdastream.runtime.answer import handle
+from lambdastream.runtime.api_client import RuntimeAPIError, RuntimeClient
 
 USAGE = """\
 usage: python -m lambdastream.runtime [HANDLER]

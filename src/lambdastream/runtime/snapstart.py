@@ -7,7 +7,7 @@ runtime itself stays standard-library only.
 
 from __future__ import annotations
 
-from lambdastream.runtime.client import RuntimeAPIError, RuntimeClient
+from lambdastream.runtime.api_client import RuntimeAPIError, RuntimeClient
 from lambdastream.runtime.errors import error_from_exception, error_json, log_error
 
 

@@ -20,9 +20,10 @@ there (``Lambda-Runtime-Function-Error-Type`` / ``-Body``). httptools (a
 dependency already) parses the response and hands trailers over as headers
 that arrive after the body.
 
-The pure pieces (:class:`PreludeSplitter`, :class:`SseErrorWatcher`,
-:func:`parse_function_error`, :func:`region_from_url`) do no I/O and are
-tested on bytes alone.
+The events and the pure pieces (:class:`PreludeSplitter`,
+:class:`SseErrorWatcher`, :func:`parse_function_error`,
+:func:`region_from_url`) live in :mod:`lambdastream.caller.decode`, with no
+I/O; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -30,13 +31,30 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import socket
 import ssl
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from lambdastream.caller.decode import (
+    ERROR_BODY_HEADER,
+    ERROR_TYPE_HEADER,
+    PRELUDE_LIMIT,
+    ApiError,
+    CredentialsError,
+    Data,
+    End,
+    Event,
+    FunctionError,
+    Head,
+    PreludeSplitter,
+    SseErrorWatcher,
+    StreamError,
+    json_object,
+    parse_function_error,
+    region_from_url,
+)
 
 __all__ = [
     "CredentialsError",
@@ -54,236 +72,7 @@ __all__ = [
     "stream_url",
 ]
 
-# The separator Lambda puts between an HTTP integration prelude and the body.
-PRELUDE_DELIMITER = b"\0" * 8
-# API Gateway wants the prelude and its delimiter within the first 16 KiB;
-# past that, a payload that began with "{" is a body, not a prelude.
-PRELUDE_LIMIT = 16 * 1024
-ERROR_TYPE_TRAILER = "lambda-runtime-function-error-type"
-ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
 USER_AGENT = "lambdastream-invoke/0.1"
-
-
-# --------------------------------------------------------------------- events
-@dataclass(frozen=True)
-class Head:
-    """Status and headers; always the first event. Header names lower-cased."""
-
-    status: int
-    reason: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Data:
-    """Body bytes, exactly as they came off the wire (one HTTP chunk or payload chunk)."""
-
-    data: bytes
-
-
-@dataclass(frozen=True)
-class FunctionError:
-    """The function failed after its answer began (trailers or ``InvokeComplete``).
-
-    ``error_type`` is Lambda's ``Category.Reason`` or the exception's name;
-    ``message`` the ``errorMessage`` when the error body carried one.
-    """
-
-    error_type: str
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class End:
-    """The answer is complete (after a :class:`FunctionError`, if any)."""
-
-
-Event = Head | Data | FunctionError | End
-
-
-class StreamError(Exception):
-    """The answer could not be read: connection refused, reset, timed out, cut short.
-
-    >>> str(StreamError("connection refused"))
-    'connection refused'
-    """
-
-
-class CredentialsError(StreamError):
-    """No AWS credentials could be found to sign the request with."""
-
-
-class ApiError(StreamError):
-    """The Invoke API refused the call (no such function, denied, throttled).
-
-    ``status`` is its HTTP status, ``code`` the AWS error code.
-    """
-
-    def __init__(self, message: str, *, status: int, code: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-# --------------------------------------------------------------- pure pieces
-def parse_function_error(error_type: str, body: str | bytes | None) -> FunctionError:
-    """Build a :class:`FunctionError` from the two trailers Lambda sends.
-
-    The body trailer is base64 of the error JSON (CR/LF would break the
-    trailer); a body that is not base64 JSON still yields the type.
-
-    >>> body = base64.b64encode(b'{"errorType": "Boom", "errorMessage": "no"}')
-    >>> parse_function_error("Function.Boom", body)
-    FunctionError(error_type='Function.Boom', message='no')
-    >>> parse_function_error("", "not base64!")
-    FunctionError(error_type='Function.Error', message='')
-    """
-    message = ""
-    decoded: Any = None
-    if body:
-        try:
-            decoded = json.loads(base64.b64decode(body, validate=True))
-        except (binascii.Error, ValueError):
-            decoded = None
-    if isinstance(decoded, dict):
-        message = str(decoded.get("errorMessage") or decoded.get("message") or "")
-        error_type = error_type or str(decoded.get("errorType") or "")
-    return FunctionError(error_type=error_type or "Function.Error", message=message)
-
-
-_LAMBDA_URL_HOST = re.compile(r"\.lambda-url\.([a-z0-9-]+)\.on\.aws$")
-
-
-def region_from_url(url: str) -> str | None:
-    """The AWS region a Function URL lives in, from its host name.
-
-    >>> region_from_url("https://abc123.lambda-url.eu-west-1.on.aws/")
-    'eu-west-1'
-    >>> region_from_url("http://127.0.0.1:9000/") is None
-    True
-    """
-    host = urllib.parse.urlsplit(url).hostname or ""
-    match = _LAMBDA_URL_HOST.search(host)
-    return match.group(1) if match else None
-
-
-class PreludeSplitter:
-    """Split an ``InvokeWithResponseStream`` payload into prelude and body.
-
-    A streamed HTTP answer's payload starts with the JSON prelude
-    (``{"statusCode": ...}``) and 8 NUL bytes, which Lambda does not strip
-    for SDK callers. Feed payload chunks in order; :meth:`feed` returns body
-    bytes that are safe to show. Bytes are held back only while the payload
-    could still be a prelude (it starts with ``{``, no delimiter yet, under
-    16 KiB), so a plain answer passes through with no delay.
-
-    >>> s = PreludeSplitter()
-    >>> s.feed(b'{"statusCode": 404, "headers": {}}')
-    b''
-    >>> s.feed(b"\\0" * 8 + b"not found")
-    b'not found'
-    >>> s.prelude
-    {'statusCode': 404, 'headers': {}}
-    >>> PreludeSplitter().feed(b"plain text")
-    b'plain text'
-    """
-
-    def __init__(self) -> None:
-        self.prelude: dict[str, Any] | None = None
-        self._held = bytearray()
-        self._decided = False
-
-    @property
-    def decided(self) -> bool:
-        """True once the payload is known to have (or not have) a prelude."""
-        return self._decided
-
-    def feed(self, chunk: bytes) -> bytes:
-        """Take the next payload chunk; return the body bytes it releases."""
-        if self._decided:
-            return chunk
-        self._held += chunk
-        if not self._held:
-            return b""
-        if self._held[:1] != b"{":
-            return self._release(0)
-        at = self._held.find(PRELUDE_DELIMITER)
-        if at >= 0:
-            prelude = _json_object(bytes(self._held[:at]))
-            if prelude is not None:
-                self.prelude = prelude
-                return self._release(at + len(PRELUDE_DELIMITER))
-            return self._release(0)
-        if len(self._held) > PRELUDE_LIMIT:
-            return self._release(0)
-        return b""
-
-    def finish(self) -> bytes:
-        """The payload ended: release whatever is still held."""
-        return b"" if self._decided else self._release(0)
-
-    def _release(self, start: int) -> bytes:
-        self._decided = True
-        rest = bytes(self._held[start:])
-        self._held.clear()
-        return rest
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-class SseErrorWatcher:
-    """Spot an in-band ``event: error`` in a Server-Sent Events stream.
-
-    A Function URL caller never sees Lambda's error trailers in production,
-    so SSE apps (the chat example) announce a failure as an ``error`` event
-    before ending. Feed body bytes in order; :attr:`error` is the first
-    error event's data once one has been seen.
-
-    >>> w = SseErrorWatcher()
-    >>> w.feed(b"data: hi\\n\\nevent: err")
-    >>> w.error is None
-    True
-    >>> w.feed(b'or\\ndata: {"message": "throttled"}\\n\\n')
-    >>> w.error
-    '{"message": "throttled"}'
-    """
-
-    def __init__(self) -> None:
-        self.error: str | None = None
-        self._buffer = bytearray()
-        self._event = ""
-        self._data: list[str] = []
-
-    def feed(self, chunk: bytes) -> None:
-        """Take the next body bytes."""
-        self._buffer += chunk
-        while True:
-            # The SSE spec allows CRLF, LF or CR line endings.
-            match = re.search(rb"\r\n|\n|\r(?!$)", self._buffer)
-            if match is None:
-                return
-            line = bytes(self._buffer[: match.start()]).decode("utf-8", "replace")
-            del self._buffer[: match.end()]
-            self._line(line)
-
-    def _line(self, line: str) -> None:
-        if not line:
-            if self._event == "error" and self.error is None:
-                self.error = "\n".join(self._data)
-            self._event, self._data = "", []
-            return
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "event":
-            self._event = value
-        elif name == "data":
-            self._data.append(value)
 
 
 # ----------------------------------------------------------------- signing
@@ -455,10 +244,10 @@ def _read_response(sock: socket.socket, method: str) -> Iterator[Event]:
         if collector.events:
             yield from collector.events
             collector.events.clear()
-    if ERROR_TYPE_TRAILER in collector.trailers or ERROR_BODY_TRAILER in collector.trailers:
+    if ERROR_TYPE_HEADER in collector.trailers or ERROR_BODY_HEADER in collector.trailers:
         yield parse_function_error(
-            collector.trailers.get(ERROR_TYPE_TRAILER, ""),
-            collector.trailers.get(ERROR_BODY_TRAILER),
+            collector.trailers.get(ERROR_TYPE_HEADER, ""),
+            collector.trailers.get(ERROR_BODY_HEADER),
         )
     yield End()
 
@@ -584,7 +373,7 @@ def _invoke_events(response: Mapping[str, Any]) -> Iterator[Event]:
             yield Data(body)
     held += splitter.finish()
     if mode != "stream":
-        answer = _json_object(bytes(held))
+        answer = json_object(bytes(held))
         if answer is not None and isinstance(answer.get("statusCode"), int):
             yield _head_from_prelude(answer)
             held[:] = _buffered_body(answer)
@@ -616,7 +405,7 @@ def _buffered_body(answer: Mapping[str, Any]) -> bytes:
 def _invoke_complete_error(complete: Mapping[str, Any]) -> FunctionError:
     details = complete.get("ErrorDetails") or ""
     message = details
-    parsed = _json_object(details.encode()) if details.startswith("{") else None
+    parsed = json_object(details.encode()) if details.startswith("{") else None
     if parsed is not None:
         message = str(parsed.get("errorMessage") or parsed.get("message") or details)
     return FunctionError(error_type=str(complete["ErrorCode"]), message=message)

@@ -13,12 +13,11 @@ import os
 import sys
 
 from lambdastream.runtime import logs
-from lambdastream.runtime.client import ResponseStream, RuntimeAPIError, RuntimeClient
+from lambdastream.runtime.api_client import ResponseStream, RuntimeAPIError, RuntimeClient
 from lambdastream.runtime.context import LambdaContext
 from lambdastream.runtime.marshal import decode_event, encode_result
 
 STREAM_CONTENT_TYPE = "application/octet-stream"
-PRELUDE_DELIMITER = b"\0" * 8
 
 
 # The types of generator, async generator and coroutine objects, without
@@ -116,18 +115,19 @@ class Reply:
         self.request_id = request_id
         self.invocation_id = invocation_id
         self.stream_: ResponseStream | None = None
-        self.prelude: bytes | None = None
+        # An HTTP response's prelude and its delimiter, sent with the first chunk.
+        self.prelude: tuple[bytes, bytes] | None = None
 
     def buffered(self, body: bytes, content_type: str) -> None:
         answer = self.client.post_response(self.request_id, body, content_type, self.invocation_id)
         _check(answer, "response")
 
     def stream_http(self, response) -> None:  # type: ignore[no-untyped-def]
-        from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE
+        from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
 
         # The prelude leaves with the first body chunk: an exception raised
         # before the body yields anything is still a clean invocation error.
-        self.prelude = response.prelude()[: -len(PRELUDE_DELIMITER)]
+        self.prelude = (response.prelude()[: -len(PRELUDE_DELIMITER)], PRELUDE_DELIMITER)
         body = response.body
         if getattr(body, "is_async", hasattr(body, "__aiter__") and not hasattr(body, "__iter__")):
             run_coroutine(self.stream_async(body, HTTP_INTEGRATION_CONTENT_TYPE))
@@ -186,7 +186,7 @@ class Reply:
             return False
         if self.prelude is not None:
             prelude, self.prelude = self.prelude, None
-            self._stream().write(prelude, PRELUDE_DELIMITER, data)
+            self._stream().write(*prelude, data)
         else:
             self._stream().write(data)
         return True
@@ -196,7 +196,7 @@ class Reply:
         if self.prelude is not None:
             # An empty body still owes the caller its status and headers.
             prelude, self.prelude = self.prelude, None
-            stream.write(prelude, PRELUDE_DELIMITER)
+            stream.write(*prelude)
         _check(stream.finish(), "response")
 
     def error(self, exc: BaseException) -> None:

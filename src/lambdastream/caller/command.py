@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn, TextIO
 
-from lambdastream.client import (
+from lambdastream.caller.transport import (
     ApiError,
     CredentialsError,
     Data,

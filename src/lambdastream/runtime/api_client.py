@@ -146,7 +146,7 @@ class RuntimeClient:
         head = (
             f"POST {API_PREFIX}/{path} HTTP/1.1\r\n{self._host_line}"
             f"Content-Type: {ERROR_CONTENT_TYPE}\r\nContent-Length: {len(error_body)}\r\n"
-            f"Lambda-Runtime-Function-Error-Type: {_one_line(error_type)}\r\n"
+            f"{ERROR_TYPE_TRAILER}: {_one_line(error_type)}\r\n"
             f"{_invocation_id_line(invocation_id)}\r\n"
         ).encode("latin-1")
         return self._request(head + error_body)
