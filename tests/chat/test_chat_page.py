@@ -271,3 +271,25 @@ def test_markdown_renderer_in_the_page(chat, browser):
         [case for case, _ in HOSTILE_CASES],
     )
     assert all(set(t) <= {"p", "a", "code"} for t in tags), tags
+
+
+@pytest.mark.timeout(120)
+def test_only_the_pane_title_says_it_is_busy(dev_server, browser):
+    # The answer is Markdown (the default script writes headings): its own
+    # headings must not carry the pane's "…".
+    chat = dev_server("examples.chat.app.handler", REPO, "--bedrock-local", "--timeout", "60")
+    page = browser.new_page()
+    page.goto(chat.url + "/")
+    page.fill("#prompt", "[[latency:0.5]] Why stream?")
+    page.click("#send")
+    page.wait_for_function(
+        "() => document.querySelector('#stream-pane').dataset.state === 'waiting'", timeout=30_000
+    )
+    after = "(selector) => getComputedStyle(document.querySelector(selector), '::after').content"
+    assert page.evaluate(after, "#stream-pane > h2") == '" …"'
+    page.wait_for_function(
+        "() => document.querySelector('#stream-output h2') !== null"
+        " && document.querySelector('#stream-pane').dataset.state === 'streaming'",
+        timeout=30_000,
+    )
+    assert page.evaluate(after, "#stream-output h2") in ("none", "normal")
