@@ -94,6 +94,9 @@ def handle(client: RuntimeClient, handler, next_answer) -> None:  # type: ignore
             reply.stream(result, STREAM_CONTENT_TYPE)
         elif kind is AsyncGeneratorType:
             run_coroutine(reply.stream_async(result, STREAM_CONTENT_TYPE))
+        elif hasattr(kind, "__lambda_answer__"):
+            # An answer that sends itself (a web app's exchange, see asgi_server.py).
+            result.__lambda_answer__(reply)
         else:
             body, content_type = encode_result(result)
             reply.buffered(body, content_type)
@@ -153,19 +156,41 @@ class Reply:
 
     async def stream_async(self, body, content_type: str) -> None:  # type: ignore[no-untyped-def]
         self._open(content_type)
-        items = body.__aiter__()
-        async for item in items:
-            if self.send_first(item):
-                break
-        else:
-            self.finish()
-            return
-        write = self._stream().chunk_writer()
-        async for item in items:
-            data = item if type(item) is bytes else as_bytes(item)
-            if data:
-                write(data)
+        turn = TurnWriter(self)
+        write = turn.write
+        try:
+            async for item in body:
+                data = item if type(item) is bytes else as_bytes(item)
+                if data:
+                    write(data)
+        finally:
+            # What the failing turn wrote still leaves, before the trailers.
+            turn.flush()
         self.finish()
+
+    def open_http(self, prelude: bytes) -> None:
+        """Open an HTTP integration stream whose prelude JSON is ``prelude``.
+
+        The prelude leaves with the first chunk (or with :meth:`finish`).
+        """
+        from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
+
+        self.prelude = (prelude, PRELUDE_DELIMITER)
+        self._open(HTTP_INTEGRATION_CONTENT_TYPE)
+
+    def send(self, chunks: "list[bytes]") -> None:
+        """Send non-empty ``chunks`` in one write, with any pending prelude."""
+        if self.prelude is not None:
+            prelude, self.prelude = self.prelude, None
+            self._stream().write(*prelude, *chunks)
+        else:
+            self._stream().write(*chunks)
+
+    def commit(self) -> None:
+        """Send the pending prelude now: the status is the caller's to see."""
+        if self.prelude is not None:
+            prelude, self.prelude = self.prelude, None
+            self._stream().write(*prelude)
 
     def _open(self, content_type: str) -> ResponseStream:
         self.stream_ = self.client.open_stream(self.request_id, content_type, self.invocation_id)
@@ -215,6 +240,67 @@ class Reply:
             path = f"invocation/{self.request_id}/error"
             answer = self.client.post_error(path, body, error_type, self.invocation_id)
         _check(answer, "error")
+
+
+# What a turn may gather before it is sent anyway: a loop that never yields
+# still streams, in pieces this big.
+TURN_LIMIT = 64 * 1024
+
+
+class TurnWriter:
+    """Chunks written in one event-loop turn leave together, in one send.
+
+    As the Node.js client does (its socket is corked until the next tick),
+    the first write of a turn schedules a flush with ``call_soon``: every
+    chunk written before the code yields to the loop goes out in that one
+    send, each with its own chunk framing. A chunk never waits for a later
+    one, only for its own turn to end; a turn that gathers ``TURN_LIMIT``
+    bytes sends them at once.
+    """
+
+    __slots__ = ("_call_soon", "error", "pending", "reply", "scheduled", "size")
+
+    def __init__(self, reply: Reply) -> None:
+        import asyncio
+
+        self.reply = reply
+        self._call_soon = asyncio.get_running_loop().call_soon
+        self.pending: list[bytes] = []
+        self.size = 0
+        self.scheduled = False
+        # A failed send from the loop's callback, raised to the writer's
+        # next call instead of into the loop's exception handler.
+        self.error: BaseException | None = None
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` (non-empty bytes) for the end of this turn."""
+        if self.error is not None:
+            raise self.error
+        self.pending.append(data)
+        self.size += len(data)
+        if self.size >= TURN_LIMIT:
+            self.flush()
+        elif not self.scheduled:
+            self.scheduled = True
+            self._call_soon(self._flush_soon)
+
+    def flush(self) -> None:
+        """Send what this turn gathered, now."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        if self.pending:
+            pending = self.pending
+            self.pending = []
+            self.size = 0
+            self.reply.send(pending)
+
+    def _flush_soon(self) -> None:
+        self.scheduled = False
+        try:
+            self.flush()
+        except BaseException as exc:
+            self.error = exc
 
 
 def as_bytes(item) -> bytes:  # type: ignore[no-untyped-def]

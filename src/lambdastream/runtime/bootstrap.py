@@ -112,6 +112,8 @@ def main(
 
     try:
         handler = load_handler(spec)
+        if type(handler) is not _FUNCTION or handler.__code__.co_flags & _CO_COROUTINE:
+            handler = serve_web_app(handler)
         if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
             from lambdastream.runtime.snapstart import before_snapshot_and_restore
 
@@ -237,6 +239,39 @@ def load_handler(spec: str):  # type: ignore[no-untyped-def]
         raise _fault(
             "Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{spelled}'"
         ) from None
+
+
+def _function() -> None:
+    pass
+
+
+_FUNCTION = type(_function)
+_CO_COROUTINE = 0x80
+
+
+def serve_web_app(obj):  # type: ignore[no-untyped-def]
+    """The handler for ``obj``: an adapter if it is an ASGI or WSGI app, else ``obj``.
+
+    ``_HANDLER=main.app`` may name a web app instead of a Lambda handler:
+    an ASGI 3 app (``async def app(scope, receive, send)``, or an object
+    whose ``__call__`` is one: FastAPI, Starlette) or a Flask or Django
+    WSGI app. Any other WSGI callable is indistinguishable from a handler
+    (both take two arguments): wrap it with ``lambdastream.wsgi.wsgi``.
+    The adapter is built here, during init, so an ASGI lifespan startup
+    runs (and fails) as part of it.
+    """
+    call = obj if type(obj) is _FUNCTION else getattr(type(obj), "__call__", None)  # noqa: B004
+    code = getattr(call, "__code__", None)
+    if code is not None and code.co_flags & _CO_COROUTINE:
+        if code.co_argcount == (3 if call is obj else 4):  # (self,) scope, receive, send
+            from lambdastream.runtime.asgi_server import asgi
+
+            return asgi(obj)
+    elif hasattr(obj, "wsgi_app") or type(obj).__module__.startswith("django.core.handlers"):
+        from lambdastream.runtime.wsgi_server import wsgi
+
+        return wsgi(obj)
+    return obj
 
 
 def report_init_error(client: RuntimeClient, exc: BaseException, exit_code: int = 1) -> int:

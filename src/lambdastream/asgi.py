@@ -1,0 +1,24 @@
+"""Run an ASGI app (FastAPI, Starlette) on Lambda, streaming: ``handler = asgi(app)``.
+
+The adapter lives in the runtime (``lambdastream.runtime.asgi_server``,
+standard library only), so the layer carries it and ``_HANDLER=main.app``
+can name the app itself; this is its public name.
+
+Example::
+
+    from fastapi import FastAPI
+    from lambdastream.asgi import asgi
+
+    app = FastAPI()
+
+    @app.get("/")
+    async def hello():
+        return {"hello": "world"}
+
+    handler = asgi(app)
+"""
+
+from lambdastream.runtime.asgi_server import ASGIError, ASGIHandler, LifespanError, asgi
+from lambdastream.runtime.web_event import InvalidEvent
+
+__all__ = ["ASGIError", "ASGIHandler", "InvalidEvent", "LifespanError", "asgi"]

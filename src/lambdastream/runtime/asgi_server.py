@@ -1,0 +1,330 @@
+"""Serve an ASGI app (FastAPI, Starlette, ...) in the runtime process, streaming.
+
+No proxy, no second server: the event becomes an ASGI ``http`` scope and
+its body the first ``receive()``; ``http.response.start`` becomes the HTTP
+integration prelude (every Set-Cookie into ``cookies``) and each
+``http.response.body`` leaves when the app next yields to the event loop,
+together with whatever else it sent in that turn. At an entry point that
+does not stream (an HTTP API, a load balancer) the same app is answered
+buffered.
+
+What happens when the app fails, as uvicorn does it where Lambda allows:
+
+- before ``http.response.start`` (or returning without it): a plain
+  ``500 Internal Server Error``, the exception logged, nothing of it sent;
+- after it: the stream ends with Lambda's error trailers, once (the
+  status and headers, if not yet sent, go first, as uvicorn has sent them);
+- after the response is complete (a background task, Starlette's error
+  middleware re-raising): logged only.
+
+The lifespan protocol runs once per execution environment, at init: a
+failing startup is an init error, and ``state`` is shared (shallow-copied)
+into every request's scope. One event loop serves every invocation.
+
+Example (``app.py``, with ``_HANDLER=app.handler``, or ``app.app``)::
+
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+    from lambdastream.asgi import asgi
+
+    app = FastAPI()
+
+    @app.get("/count")
+    async def count():
+        async def numbers():
+            for i in range(3):
+                yield f"{i}\\n"
+        return StreamingResponse(numbers(), media_type="text/plain")
+
+    handler = asgi(app)
+"""
+
+from lambdastream.runtime import logs
+from lambdastream.runtime.answer import Reply, TurnWriter, run_coroutine
+from lambdastream.runtime.api_client import RuntimeAPIError
+from lambdastream.runtime.web_event import (
+    RESPONSE_MODES,
+    WebRequest,
+    buffered_answer,
+    parse_event,
+    stream_prelude,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Awaitable, Callable, MutableMapping
+    from typing import Any
+
+    Message = MutableMapping[str, Any]
+    ASGIApp = Callable[..., Awaitable[None]]
+
+__all__ = ["ASGIHandler", "asgi"]
+
+# Starlette skips listening for a disconnect on 2.4 and later, and reads
+# receive() itself on earlier ones; receive() here blocks until the
+# response is complete either way, so both are safe. 2.3 is what uvicorn
+# reports.
+ASGI_INFO = {"version": "3.0", "spec_version": "2.3"}
+LIFESPAN_MODES = ("auto", "on", "off")
+_INTERNAL_ERROR = b"Internal Server Error"
+_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")]
+
+
+class ASGIError(RuntimeError):
+    """The app broke the ASGI protocol (a message out of order, a bad status)."""
+
+
+class LifespanError(RuntimeError):
+    """The app's lifespan startup failed: the environment cannot serve."""
+
+
+def asgi(
+    app: "ASGIApp", *, response_mode: "str | None" = None, lifespan: str = "auto"
+) -> "ASGIHandler":
+    """Return a Lambda handler that serves the ASGI ``app``.
+
+    ``response_mode`` is "stream" or "buffered" for Function URLs and REST
+    APIs (default ``$LAMBDASTREAM_RESPONSE_MODE``, else "stream"); HTTP
+    APIs and load balancers are always answered buffered. ``lifespan`` is
+    "auto" (run it if the app speaks it), "on" (it must) or "off".
+
+    Example::
+
+        from lambdastream.asgi import asgi
+        from main import app
+
+        handler = asgi(app)
+    """
+    return ASGIHandler(app, response_mode=response_mode, lifespan=lifespan)
+
+
+class ASGIHandler:
+    """A Lambda handler for one ASGI app; see :func:`asgi`."""
+
+    def __init__(
+        self, app: "ASGIApp", *, response_mode: "str | None" = None, lifespan: str = "auto"
+    ) -> None:
+        if response_mode is not None and response_mode not in RESPONSE_MODES:
+            raise ValueError(f"response_mode must be 'stream' or 'buffered', not {response_mode!r}")
+        if lifespan not in LIFESPAN_MODES:
+            raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
+        self.app = app
+        self.response_mode = response_mode
+        self.state: dict[str, Any] = {}
+        # The lifespan task waits in receive() for a shutdown that Lambda does
+        # not announce: it stays on the loop for the environment's life.
+        self._lifespan_inbox: Any = None
+        self._lifespan_task: Any = None
+        if lifespan != "off":
+            run_coroutine(self._start_lifespan(required=lifespan == "on"))
+
+    def __call__(self, event: "Any", context: "Any") -> "Exchange":
+        """Turn ``event`` into the request the runtime will answer."""
+        return Exchange(self, parse_event(event, self.response_mode), event, context)
+
+    async def _start_lifespan(self, required: bool) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        inbox.put_nowait({"type": "lifespan.startup"})
+        outcome: asyncio.Future[Message] = loop.create_future()
+
+        async def send(message: "Message") -> None:
+            if not outcome.done():
+                outcome.set_result(message)
+
+        scope = {"type": "lifespan", "asgi": ASGI_INFO, "state": self.state}
+        task: asyncio.Future[None] = asyncio.ensure_future(self.app(scope, inbox.get, send))
+        await asyncio.wait((task, outcome), return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
+        if outcome.done():
+            message = outcome.result()
+            if message.get("type") == "lifespan.startup.failed":
+                raise LifespanError(
+                    f"the app's lifespan startup failed: {message.get('message') or 'no message'}"
+                )
+            self._lifespan_inbox = inbox
+            self._lifespan_task = task
+            return
+        error = task.exception()
+        if required or error is None:
+            raise LifespanError(
+                "the app's lifespan ended without completing startup"
+                + (f": {type(error).__name__}: {error}" if error else "")
+            ) from error
+        # A plain `raise` on a scope it does not know: the app has no lifespan.
+
+
+class Exchange:
+    """One request through the app, answered by the runtime (``__lambda_answer__``)."""
+
+    __slots__ = ("context", "event", "handler", "request")
+
+    def __init__(self, handler: ASGIHandler, request: WebRequest, event: "Any", context: "Any"):
+        self.handler = handler
+        self.request = request
+        self.event = event
+        self.context = context
+
+    def scope(self) -> "dict[str, Any]":
+        """The ASGI ``http`` scope of this request."""
+        request = self.request
+        return {
+            "type": "http",
+            "asgi": ASGI_INFO,
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": request.scheme,
+            "path": request.path,
+            "raw_path": request.raw_path,
+            "root_path": request.root_path,
+            "query_string": request.query_string,
+            "headers": request.headers,
+            "client": request.client,
+            "server": request.server,
+            "state": dict(self.handler.state),
+            # As Mangum does: apps read requestContext and the Lambda context here.
+            "aws.event": self.event,
+            "aws.context": self.context,
+        }
+
+    def __lambda_answer__(self, reply: Reply) -> None:
+        run_coroutine(_Serve(self, reply).run())
+
+
+class _Serve:
+    """The state of one request: what the app has sent, and what has left."""
+
+    __slots__ = (
+        "body",
+        "buffered",
+        "complete",
+        "done",
+        "exchange",
+        "headers",
+        "received",
+        "reply",
+        "started",
+        "status",
+        "turn",
+    )
+
+    def __init__(self, exchange: Exchange, reply: Reply) -> None:
+        self.exchange = exchange
+        self.reply = reply
+        self.received = False
+        self.started = False
+        self.complete = False
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.buffered: list[bytes] = []
+        self.turn: TurnWriter | None = None
+        self.done: Any = None
+
+    async def run(self) -> None:
+        import asyncio
+
+        self.done = asyncio.get_running_loop().create_future()
+        try:
+            await self.exchange.handler.app(self.exchange.scope(), self.receive, self.send)
+        except Exception as exc:
+            self.failed(exc)
+            return
+        finally:
+            if not self.done.done():
+                self.done.set_result(None)
+        if not self.started:
+            self.failed(ASGIError("the ASGI app returned without sending http.response.start"))
+        elif not self.complete:
+            self.failed(ASGIError("the ASGI app returned without completing its response"))
+
+    async def receive(self) -> "Message":
+        if not self.received:
+            self.received = True
+            return {"type": "http.request", "body": self.exchange.request.body, "more_body": False}
+        # The caller stays until the response is complete: a disconnect any
+        # earlier would cancel streams that listen for it (sse-starlette).
+        await self.done
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: "Message") -> None:
+        kind = message.get("type")
+        if kind == "http.response.body":
+            if not self.started:
+                raise ASGIError("http.response.body sent before http.response.start")
+            if self.complete:
+                raise ASGIError("http.response.body sent after the response was complete")
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if self.exchange.request.streams:
+                if self.turn is None:
+                    self.open()
+                if body:
+                    self.turn.write(body if type(body) is bytes else bytes(body))  # type: ignore[union-attr]
+                if not more:
+                    self.complete = True
+                    self.turn.flush()  # type: ignore[union-attr]
+                    self.reply.finish()
+            else:
+                if body:
+                    self.buffered.append(bytes(body))
+                if not more:
+                    self.complete = True
+                    self.answer_buffered(self.status, self.headers, b"".join(self.buffered))
+            if self.complete:
+                self.done.set_result(None)
+        elif kind == "http.response.start":
+            if self.started:
+                raise ASGIError("http.response.start sent twice")
+            status = message.get("status")
+            if type(status) is not int or not 100 <= status <= 599:
+                raise ASGIError(f"http.response.start with an invalid status: {status!r}")
+            self.status = status
+            self.headers = list(message.get("headers") or ())
+            self.started = True
+        else:
+            raise ASGIError(f"unexpected ASGI message {kind!r} in an http exchange")
+
+    def open(self) -> None:
+        request = self.exchange.request
+        self.reply.open_http(stream_prelude(request, self.status, self.headers))
+        self.turn = TurnWriter(self.reply)
+
+    def answer_buffered(self, status: int, headers: "list[tuple[bytes, bytes]]", body: bytes):  # type: ignore[no-untyped-def]
+        from lambdastream.runtime.marshal import compact_json
+
+        answer = buffered_answer(self.exchange.request, status, headers, body)
+        self.reply.buffered(compact_json(answer).encode(), "application/json")
+
+    def failed(self, exc: Exception) -> None:
+        """Answer for an app that raised (or broke the protocol)."""
+        if isinstance(exc, RuntimeAPIError):
+            raise exc  # the connection to Lambda broke: the runtime starts afresh
+        if self.complete:
+            _log_error(exc, self.reply.request_id)
+            return
+        if not self.started or (not self.exchange.request.streams):
+            if self.started:  # buffered: nothing has left yet, but the app chose a status
+                raise exc
+            _log_error(exc, self.reply.request_id)
+            self.complete = True
+            if self.exchange.request.streams:
+                self.reply.open_http(stream_prelude(self.exchange.request, 500, _ERROR_HEADERS))
+                self.reply.send([_INTERNAL_ERROR])
+                self.reply.finish()
+            else:
+                self.answer_buffered(500, _ERROR_HEADERS, _INTERNAL_ERROR)
+            return
+        # Streaming, started: what the app sent leaves, then the trailers.
+        if self.turn is None:
+            self.open()
+        self.turn.flush()  # type: ignore[union-attr]
+        self.reply.commit()
+        self.complete = True
+        raise exc
+
+
+def _log_error(exc: BaseException, request_id: str) -> None:
+    from lambdastream.runtime.errors import error_from_exception, log_error
+
+    log_error(error_from_exception(exc, request_id), logs.LOG_FORMAT)
