@@ -13,6 +13,11 @@ RUNTIME_MODULES = [
     "lambdastream.runtime.bootstrap",
     "lambdastream.runtime.http",
     "lambdastream.runtime.snapstart",
+    "lambdastream.runtime.web_event",
+    "lambdastream.runtime.asgi_server",
+    "lambdastream.runtime.wsgi_server",
+    "lambdastream.asgi",
+    "lambdastream.wsgi",
 ]
 # Costly modules a handler that does not need them must never pay for.
 LAZY = ["asyncio", "logging", "http.client", "socket", "typing", "traceback", "base64", "inspect"]

@@ -46,6 +46,8 @@ ENTRY_MODULES = (
     "lambdastream.runtime.bootstrap",
     "lambdastream.runtime.__main__",
     "lambdastream.runtime.http",
+    "lambdastream.asgi",
+    "lambdastream.wsgi",
     "lambdastream.bedrock",
 )
 # Where the package lands on Lambda; also the path compiled into the .pyc

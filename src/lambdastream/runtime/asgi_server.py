@@ -147,12 +147,13 @@ class ASGIHandler:
             self._lifespan_task = task
             return
         error = task.exception()
-        if required or error is None:
+        if required and error is not None:
             raise LifespanError(
-                "the app's lifespan ended without completing startup"
-                + (f": {type(error).__name__}: {error}" if error else "")
+                f"the app's lifespan failed before startup completed: {type(error).__name__}:"
+                f" {error}"
             ) from error
-        # A plain `raise` on a scope it does not know: the app has no lifespan.
+        # It returned, or raised on a scope type it does not know: as under
+        # uvicorn, the app has no lifespan, and serves without one.
 
 
 class Exchange:
@@ -285,6 +286,10 @@ class _Serve:
         else:
             raise ASGIError(f"unexpected ASGI message {kind!r} in an http exchange")
 
+    def reply_started(self) -> bool:
+        stream = self.reply.stream_
+        return bool(stream is not None and stream.started) or bool(self.turn and self.turn.pending)
+
     def open(self) -> None:
         request = self.exchange.request
         self.reply.open_http(stream_prelude(request, self.status, self.headers))
@@ -303,6 +308,10 @@ class _Serve:
         if self.complete:
             _log_error(exc, self.reply.request_id)
             return
+        # A breach of the protocol found before any byte left (a second
+        # http.response.start) is answered as a failure before the start.
+        if isinstance(exc, ASGIError) and not self.reply_started():
+            self.started = False
         if not self.started or (not self.exchange.request.streams):
             if self.started:  # buffered: nothing has left yet, but the app chose a status
                 raise exc
