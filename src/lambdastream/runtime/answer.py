@@ -163,10 +163,11 @@ class Reply:
                 data = item if type(item) is bytes else as_bytes(item)
                 if data:
                     write(data)
-        finally:
+        except BaseException:
             # What the failing turn wrote still leaves, before the trailers.
             turn.flush()
-        self.finish()
+            raise
+        self.finish(turn.take())
 
     def open_http(self, prelude: bytes) -> None:
         """Open an HTTP integration stream whose prelude JSON is ``prelude``.
@@ -216,13 +217,15 @@ class Reply:
             self._stream().write(data)
         return True
 
-    def finish(self) -> None:
+    def finish(self, chunks: "list[bytes] | None" = None) -> None:
+        """End the stream; ``chunks`` (the last ones) leave with its end, in one write."""
         stream = self._stream()
+        last = chunks or []
         if self.prelude is not None:
             # An empty body still owes the caller its status and headers.
             prelude, self.prelude = self.prelude, None
-            stream.write(*prelude)
-        _check(stream.finish(), "response")
+            last = [*prelude, *last]
+        _check(stream.finish(*last), "response")
 
     def error(self, exc: BaseException) -> None:
         """Report ``exc``: as an error post, or as trailers once streaming began."""
@@ -283,6 +286,16 @@ class TurnWriter:
         elif not self.scheduled:
             self.scheduled = True
             self._call_soon(self._flush_soon)
+
+    def take(self) -> "list[bytes]":
+        """Hand over what this turn gathered, unsent (to leave with the stream's end)."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        pending = self.pending
+        self.pending = []
+        self.size = 0
+        return pending
 
     def flush(self) -> None:
         """Send what this turn gathered, now."""

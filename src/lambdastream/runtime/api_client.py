@@ -330,9 +330,20 @@ class ResponseStream:
 
         return write
 
-    def finish(self) -> Response:
-        """End the stream successfully and read the Runtime API's answer."""
-        self._send(LAST_CHUNK if self.started else self._head + LAST_CHUNK)
+    def finish(self, *chunks: bytes) -> Response:
+        """End the stream successfully and read the Runtime API's answer.
+
+        Any ``chunks`` (the last ones) leave in the same write as the end.
+        """
+        pieces = [p for p in chunks if p]
+        head = b"" if self.started else self._head
+        if sum(map(len, pieces)) <= _COPY_LIMIT:
+            self._send(head + b"".join(map(frame_chunk, pieces)) + LAST_CHUNK)
+        else:
+            parts = [head] if head else []
+            for p in pieces:
+                parts += (chunk_header(len(p)), p, b"\r\n")
+            self._send_parts([*parts, LAST_CHUNK])
         self.started = True
         return self._client.read_response()
 

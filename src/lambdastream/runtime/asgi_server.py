@@ -260,12 +260,17 @@ class _Serve:
             if self.exchange.request.streams:
                 if self.turn is None:
                     self.open()
-                if body:
-                    self.turn.write(body if type(body) is bytes else bytes(body))  # type: ignore[union-attr]
-                if not more:
+                turn = self.turn
+                if more:
+                    if body:
+                        turn.write(body if type(body) is bytes else bytes(body))  # type: ignore[union-attr]
+                else:
+                    # The last body leaves with the stream's end, in one write.
                     self.complete = True
-                    self.turn.flush()  # type: ignore[union-attr]
-                    self.reply.finish()
+                    last = turn.take()  # type: ignore[union-attr]
+                    if body:
+                        last.append(bytes(body))
+                    self.reply.finish(last)
             else:
                 if body:
                     self.buffered.append(bytes(body))
