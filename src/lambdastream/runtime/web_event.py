@@ -143,20 +143,23 @@ def parse_event(event: "Any", response_mode: "str | None" = None) -> WebRequest:
     context = event.get("requestContext")
     if not isinstance(context, dict):
         raise InvalidEvent(_not_http(event))
-    if "elb" in context:
-        request = _parse_v1(event, context, ALB)
-    elif event.get("version") == "2.0":
-        request = _parse_v2(event, context)
-    elif "httpMethod" in event:
-        entry = HTTP_API if event.get("version") == "1.0" else REST_API
-        request = _parse_v1(event, context, entry)
-    else:
-        raise InvalidEvent(_not_http(event))
+    try:
+        if "elb" in context:
+            request = _parse_v1(event, context, ALB)
+        elif event.get("version") == "2.0":
+            request = _parse_v2(event, context)
+        elif "httpMethod" in event:
+            entry = HTTP_API if event.get("version") == "1.0" else REST_API
+            request = _parse_v1(event, context, entry)
+        else:
+            raise InvalidEvent(_not_http(event))
+        request.body = _body(event)
+    except UnicodeError as exc:  # a lone surrogate (JSON "\ud800") has no bytes
+        raise InvalidEvent(f"the event holds text that is not valid Unicode: {exc}") from None
     mode = response_mode or os.environ.get(RESPONSE_MODE_ENV) or "stream"
     if mode not in RESPONSE_MODES:
         raise InvalidEvent(f"response mode must be 'stream' or 'buffered', not {mode!r}")
     request.streams = mode == "stream" and request.entry in _STREAMING_ENTRIES
-    request.body = _body(event)
     return request
 
 
@@ -181,19 +184,17 @@ def _parse_v2(event: "dict[str, Any]", context: "dict[str, Any]") -> WebRequest:
     raw = _text(event.get("rawPath") or http.get("path") or "/", "rawPath")
     request.raw_path = raw.encode("utf-8")
     request.path = _unquote(raw)
-    stage = context.get("stage")
-    # An HTTP API's named stage is part of rawPath; the app's routes are not.
-    if isinstance(stage, str) and stage and stage != "$default":
-        prefix = "/" + stage
-        if request.path == prefix or request.path.startswith(prefix + "/"):
-            request.root_path = prefix
+    _stage_in_path(request, context)
     request.query_string = _text(event.get("rawQueryString") or "", "rawQueryString").encode()
     headers = _header_pairs(event.get("headers"), "headers")
     cookies = event.get("cookies")
     if cookies:
         if not isinstance(cookies, list):
             raise InvalidEvent("cookies must be a list of strings")
-        headers.append((b"cookie", _latin1("; ".join(str(c) for c in cookies))))
+        # Payload 2.0 moves the Cookie header into `cookies`; some events
+        # carry both (aws-lambda-go#597), and the app must see it once.
+        if not any(name == b"cookie" for name, _ in headers):
+            headers.append((b"cookie", _latin1("; ".join(str(c) for c in cookies))))
     request.headers = headers
     source_ip = http.get("sourceIp")
     request.client = (str(source_ip), 0) if source_ip else None
@@ -207,18 +208,22 @@ def _parse_v1(event: "dict[str, Any]", context: "dict[str, Any]", entry: str) ->
     if not isinstance(method, str) or not method:
         raise InvalidEvent("an API Gateway or load balancer event without httpMethod")
     request.method = method.upper()
-    path = _text(event.get("path") or "/", "path")
+    # The path as the client sent it, percent-encoded (recorded on AWS:
+    # `/user/test%2Balias@gmail.com`, localstack#7728).
+    raw = _text(event.get("path") or "/", "path")
     if entry == REST_API:
         # Through the execute-api URL, `path` lacks the stage and
         # requestContext.path has it: the stage is the app's root path.
         full = context.get("path")
-        if isinstance(full, str) and len(full) > len(path) and full.endswith(path):
-            root = full[: len(full) - len(path)]
+        if isinstance(full, str) and len(full) > len(raw) and full.endswith(raw):
+            root = full[: len(full) - len(raw)]
             if root.startswith("/") and not root.endswith("/"):
-                request.root_path = root
-                path = full
-    request.path = path if entry != ALB else _unquote(path)
-    request.raw_path = _quote_path(request.path)
+                request.root_path = _unquote(root)
+                raw = full
+    request.path = _unquote(raw)
+    request.raw_path = raw.encode("utf-8")
+    if entry == HTTP_API:
+        _stage_in_path(request, context)
     multi_headers = event.get("multiValueHeaders")
     if isinstance(multi_headers, dict):
         request.multi_value = True
@@ -236,6 +241,15 @@ def _parse_v1(event: "dict[str, Any]", context: "dict[str, Any]", entry: str) ->
     return request
 
 
+def _stage_in_path(request: WebRequest, context: "dict[str, Any]") -> None:
+    # An HTTP API's named stage is part of the path; the app's routes are not.
+    stage = context.get("stage")
+    if isinstance(stage, str) and stage and stage != "$default":
+        prefix = "/" + stage
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            request.root_path = prefix
+
+
 def _set_server(request: WebRequest) -> None:
     proto = request.header(b"x-forwarded-proto")
     request.scheme = proto.decode("latin-1").split(",")[0].strip().lower() if proto else "https"
@@ -244,7 +258,7 @@ def _set_server(request: WebRequest) -> None:
     host = request.header(b"host")
     port_header = request.header(b"x-forwarded-port")
     port = _DEFAULT_PORTS[request.scheme]
-    if port_header and port_header.strip().isdigit():
+    if port_header and port_header.strip().isdigit() and len(port_header.strip()) <= 5:
         port = int(port_header)
     if host:
         name = host.decode("latin-1")
@@ -336,12 +350,6 @@ def _unquote(path: str) -> str:
     from urllib.parse import unquote
 
     return unquote(path)
-
-
-def _quote_path(path: str) -> bytes:
-    from urllib.parse import quote
-
-    return quote(path, safe="/:@!$&'()*+,;=-._~").encode("ascii")
 
 
 # -- answers ------------------------------------------------------------------------
