@@ -20,7 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "serve a local bedrock-runtime endpoint for boto3",
     ),
     "invoke": ("lambdastream.caller.command", "stream a Function URL's or function's answer"),
-    "init": ("lambdastream.deploy.scaffold", "start a new project that streams from Bedrock"),
+    "init": (
+        "lambdastream.deploy.scaffold",
+        "start a new project that streams: a Bedrock chat or a FastAPI app",
+    ),
     "build": (
         "lambdastream.deploy.command",
         "build the layer that lets the managed Python runtimes stream",

@@ -289,13 +289,13 @@ def test_stream_failure_of_ours_still_ends_with_invoke_complete(tmp_path, monkey
     from lambdastream.eventstream import EventStreamError
     from lambdastream.local import invoke_api
 
-    def encode_event(event_type, payload, *args):
-        if b"boom" in payload:  # a chunk the dev server cannot send
+    def frame_payload_chunks(pieces):
+        if any(b"boom" in bytes(p) for p in pieces):  # a chunk the dev server cannot send
             raise EventStreamError("payload cannot be framed")
-        return real(event_type, payload, *args)
+        return real(pieces)
 
-    real = invoke_api.encode_event
-    monkeypatch.setattr(invoke_api, "encode_event", encode_event)
+    real = invoke_api.frame_payload_chunks
+    monkeypatch.setattr(invoke_api, "frame_payload_chunks", frame_payload_chunks)
     root = write_handler(
         tmp_path,
         """

@@ -1,9 +1,14 @@
 """``lambdastream dev``: run a function locally the way Lambda does.
 
+Its HTTP port is the function's Function URL, or with ``--entry rest`` the
+``execute-api`` URL of an API Gateway REST API (``/<stage>/...``); the
+handler may be a web app spelled as uvicorn spells it (``main:app``).
+
 Example::
 
     lambdastream dev app.handler --root . --port 9000 --timeout 30
     curl -N http://127.0.0.1:9000/
+    lambdastream dev main:app --entry rest        # curl -N http://127.0.0.1:9000/Prod/
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lambdastream.local.logs import LogPrinter
+    from lambdastream.local.rest_api import RestApi
     from lambdastream.local.sigv4 import IamAuthorizer
 
 __all__ = ["add_arguments", "run"]
@@ -71,9 +77,67 @@ def _header_value(text: str) -> str:
     return text
 
 
+def handler_spec(text: str) -> str:
+    """The handler as the runtime takes it: ``module.attr``.
+
+    ``module:attr`` is uvicorn's spelling of an app (``main:app``,
+    ``pkg.web:app``): it is accepted and passed on as ``module.attr``, which
+    the runtime loads the same way (and serves as a web app when ``attr``
+    is an ASGI or WSGI app). A spec without ``:`` is passed on unchanged:
+    the runtime reports a malformed one as Lambda does.
+
+    >>> handler_spec("main:app"), handler_spec("pkg.web:app"), handler_spec("app.handler")
+    ('main.app', 'pkg.web.app', 'app.handler')
+    """
+    if ":" not in text:
+        return text
+    module, _, attr = text.partition(":")
+    problem = None
+    if not module or not attr:
+        problem = "both sides of ':' must be named"
+    elif ":" in attr:
+        problem = "it has more than one ':'"
+    elif not attr.isidentifier():
+        problem = (
+            f"{attr!r} is not a Python name: the attribute must be one name"
+            " (main:app, not main:app.state)"
+        )
+    elif not all(part.isidentifier() for part in module.split(".")):
+        problem = f"{module!r} is not a dotted module name (pkg.module)"
+    if problem:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not module:attribute ({problem}); write module.function"
+            " (app.handler) or module:attribute (main:app, pkg.web:app)"
+        )
+    return f"{module}.{attr}"
+
+
+def _stage(text: str) -> str:
+    from lambdastream.local.rest_event import STAGE_NAME
+
+    if not STAGE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} cannot name a stage (letters, digits, '-' and '_', at most 128)"
+        )
+    return text
+
+
+def _idle_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 900:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError("must be from 0 (no limit) to 900 seconds")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``dev``'s flags."""
-    parser.add_argument("handler", metavar="HANDLER", help="module.function, e.g. app.handler")
+    parser.add_argument(
+        "handler",
+        metavar="HANDLER",
+        type=handler_spec,
+        help="module.function (app.handler), or a web app as uvicorn names it,"
+        " module:attribute (main:app), passed to the runtime as module.attribute",
+    )
     parser.add_argument(
         "--root",
         type=Path,
@@ -87,13 +151,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " takes only SigV4-signed requests",
     )
     parser.add_argument(
-        "--port", type=int, default=9000, help="Function URL port (default 9000; 0 = any)"
+        "--port",
+        type=int,
+        default=9000,
+        help="HTTP port: the Function URL, or the REST API with --entry rest"
+        " (default 9000; 0 = any)",
     )
     parser.add_argument(
         "--api-port",
         type=int,
         default=9001,
         help="Invoke API port for boto3 (default 9001; 0 = any)",
+    )
+    parser.add_argument(
+        "--entry",
+        choices=["url", "rest"],
+        default="url",
+        help="what calls the function on the HTTP port: url, a Function URL (payload 2.0"
+        " events); rest, an API Gateway REST API's execute-api URL, /STAGE/..., with"
+        " streaming proxy integrations on ANY / and ANY /{proxy+} (payload 1.0 events)"
+        " (default url)",
+    )
+    parser.add_argument(
+        "--stage",
+        type=_stage,
+        default=None,
+        metavar="NAME",
+        help="--entry rest: the stage, the first path segment (default Prod, the stage"
+        " SAM's implicit API deploys to: .../Prod/hello)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=_idle_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="--entry rest: end a stream after this long without a byte from the"
+        " function, as API Gateway does (default 300, a regional API's; 30 for"
+        " edge-optimized; 0 = never)",
     )
     parser.add_argument(
         "--name", default="", help="function name (default: from the handler's module)"
@@ -257,12 +351,32 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = _entry_problem(args)
+    if problem:
+        print(f"lambdastream dev: {problem}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(_serve(args))
     except OSError as exc:
         print(f"lambdastream dev: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _entry_problem(args: argparse.Namespace) -> str | None:
+    """Why the flags do not fit ``--entry``, or None: a flag that would do nothing is an error."""
+    if args.entry == "rest":
+        if args.cors_origin:
+            return (
+                "--cors-* configure a Function URL's CORS; behind a REST API the function"
+                " (or an OPTIONS method) answers CORS itself: drop them or use --entry url"
+            )
+        return None
+    rest_only = (("--stage", args.stage), ("--idle-timeout", args.idle_timeout))
+    given = [flag for flag, value in rest_only if value is not None]
+    if given:
+        return f"{' and '.join(given)} apply to --entry rest (the REST API), not a Function URL"
+    return None
 
 
 def _warn_who_may_call(
@@ -274,14 +388,15 @@ def _warn_who_may_call(
     beyond_loopback: bool,
 ) -> None:
     """Say at startup which listener takes whom, loudly when one is open beyond loopback."""
+    front = "the REST API" if args.entry == "rest" else "the Function URL"
     if beyond_loopback and args.auth == "AWS_IAM":
         printer.info(
-            f"  listening on {args.host}: the Function URL and Invoke API take only"
+            f"  listening on {args.host}: {front} and Invoke API take only"
             " SigV4-signed requests (your local AWS credentials)"
         )
     elif beyond_loopback:
         printer.warning(
-            f"WARNING: listening on {args.host} with --auth NONE: the Function URL"
+            f"WARNING: listening on {args.host} with --auth NONE: {front}"
             f" (port {url_port}) is open to anyone who can reach this machine, unauthenticated,"
             " and runs your function with your credentials. Use --auth AWS_IAM to require"
             " signatures there too."
@@ -292,7 +407,7 @@ def _warn_who_may_call(
         )
     if authorize is not None and not authorize.has_credentials:
         refusing = (
-            f"the Function URL (port {url_port}) and the Invoke API (port {api_port})"
+            f"{front} (port {url_port}) and the Invoke API (port {api_port})"
             if args.auth == "AWS_IAM"
             else f"the Invoke API (port {api_port})"
         )
@@ -362,13 +477,34 @@ async def _serve(args: argparse.Namespace) -> None:
             max_age=args.cors_max_age,
             allow_credentials=args.cors_allow_credentials,
         )
-    url_app = FunctionUrl(
-        pool,
-        printer,
-        region=args.region,
-        authorize=authorize if args.auth == "AWS_IAM" else None,
-        cors=cors,
-    )
+    url_app: FunctionUrl | RestApi
+    if args.entry == "rest":
+        from lambdastream.local.rest_api import DEFAULT_IDLE_TIMEOUT, SIGNING_SERVICE, RestApi
+        from lambdastream.local.rest_event import DEFAULT_STAGE
+
+        rest_authorize = None
+        if args.auth == "AWS_IAM":
+            from lambdastream.local.sigv4 import IamAuthorizer
+
+            # An AWS_IAM method: requests signed for execute-api, not lambda.
+            rest_authorize = IamAuthorizer.with_local_credentials(args.region, SIGNING_SERVICE)
+        idle = DEFAULT_IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout
+        url_app = RestApi(
+            pool,
+            printer,
+            stage=args.stage or DEFAULT_STAGE,
+            region=args.region,
+            authorize=rest_authorize,
+            idle_timeout=idle or None,
+        )
+    else:
+        url_app = FunctionUrl(
+            pool,
+            printer,
+            region=args.region,
+            authorize=authorize if args.auth == "AWS_IAM" else None,
+            cors=cors,
+        )
     api_app = InvokeApi(pool, config, authorize=authorize)
     with port_named(args.port, "--port"):
         url_server = await serve(
@@ -399,7 +535,15 @@ async def _serve(args: argparse.Namespace) -> None:
     printer.info(
         f"lambdastream dev: function {config.name} ({config.handler}) from {config.root.resolve()}"
     )
-    printer.info(f"  Function URL: http://{shown}:{url_port}/")
+    if isinstance(url_app, FunctionUrl):
+        printer.info(f"  Function URL: http://{shown}:{url_port}/")
+    else:
+        idle_text = f"{url_app.idle_timeout:g} s" if url_app.idle_timeout else "none"
+        printer.info(
+            f"  REST API:     http://{shown}:{url_port}/{url_app.stage}/  (API Gateway REST"
+            f" API, stage {url_app.stage}: streaming proxy integrations on ANY / and"
+            f" ANY /{{proxy+}}; idle timeout {idle_text})"
+        )
     printer.info(f"  Invoke API:   http://{shown}:{api_port}")
     printer.info(
         f"  boto3: boto3.client('lambda', endpoint_url='http://{shown}:{api_port}')"

@@ -37,7 +37,7 @@ from lambdastream.local.url_event import HttpRequest, build_event
 from lambdastream.local.url_response import map_buffered, response_headers
 from lambdastream.runtime.chunked import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
 
-__all__ = ["MAX_REQUEST", "FunctionUrl"]
+__all__ = ["MAX_REQUEST", "TRAILERS", "FunctionUrl", "event_json"]
 
 # Function URL request payloads are limited like synchronous Invoke payloads.
 MAX_REQUEST = 6 * 1024 * 1024
@@ -60,7 +60,8 @@ def _event_encoder() -> Callable[[object], str]:
     return lambda obj: "".join(encode(obj, 0))
 
 
-_event_json = _event_encoder()
+# An event's JSON, as Lambda passes it; the REST API frontend's too.
+event_json = _event_encoder()
 
 # Authorizer check: returns the requestContext.authorizer object; raises
 # sigv4.AuthError to refuse.
@@ -116,7 +117,7 @@ class FunctionUrl:
             scheme="http",  # the dev server speaks plain HTTP; AWS's front end, https
             trace_header=inv.trace_header,
         )
-        inv.payload = _event_json(event).encode()
+        inv.payload = event_json(event).encode()
         sink = _UrlSink(writer, self.printer, extra, strip_cors=self.cors is not None)
         inv.attach_client(sink, writer)
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
@@ -31,8 +32,11 @@ __all__ = [
     "Prelude",
     "PreludeDecoder",
     "PreludeError",
+    "cookie_list",
+    "header_value",
     "parse_prelude",
     "sendable",
+    "status_code",
 ]
 
 # Defined once, by the runtime that sends them.
@@ -67,13 +71,14 @@ def parse_prelude(raw: bytes) -> Prelude:
     if not isinstance(obj, dict):
         raise PreludeError("prelude is not a JSON object")
     return Prelude(
-        status=_status(obj.get("statusCode", 200)),
+        status=status_code(obj.get("statusCode", 200)),
         headers=_headers(obj.get("headers")),
-        cookies=_cookies(obj.get("cookies")),
+        cookies=cookie_list(obj.get("cookies")),
     )
 
 
-def _status(value: object) -> int:
+def status_code(value: object) -> int:
+    """A response's ``statusCode``: an integer from 100 to 599, else ``PreludeError``."""
     if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
         raise PreludeError(f"statusCode must be an integer from 100 to 599, not {value!r}")
     return value
@@ -87,13 +92,18 @@ def _headers(value: object) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, v in value.items():
         if isinstance(v, list):  # multiValueHeaders style, tolerated
-            out.extend((name, _header_value(name, item)) for item in v)
+            out.extend((name, header_value(name, item)) for item in v)
         else:
-            out.append((name, _header_value(name, v)))
+            out.append((name, header_value(name, v)))
     return out
 
 
-def _header_value(name: str, value: object) -> str:
+def header_value(name: str, value: object) -> str:
+    """One header as it goes on the wire; ``PreludeError`` if it cannot.
+
+    Numbers and booleans become text (as JSON writes them); the name must
+    be an HTTP token and the value :func:`sendable`.
+    """
     if isinstance(value, bool):
         value = "true" if value else "false"
     if not isinstance(value, (str, int, float)):
@@ -137,7 +147,8 @@ _TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
-def _cookies(value: object) -> list[str]:
+def cookie_list(value: object) -> list[str]:
+    """A response's ``cookies``: a list of sendable strings, else ``PreludeError``."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
@@ -155,26 +166,36 @@ class PreludeDecoder:
     ``prelude`` is set once it is complete. ``finish`` is called at the end
     of the stream: a stream that ended with no byte at all gets the default
     prelude, as Node's client sends nothing when the handler never writes.
+
+    ``parse`` reads the prelude's JSON (a Function URL's by default; the
+    REST API's takes ``multiValueHeaders`` too); ``limit`` bounds prelude
+    plus delimiter (API Gateway wants them within the first 16 KiB).
     """
 
-    __slots__ = ("_buf", "prelude")
+    __slots__ = ("_buf", "limit", "parse", "prelude", "received")
 
-    def __init__(self) -> None:
+    def __init__(
+        self, parse: Callable[[bytes], Prelude] = parse_prelude, limit: int = MAX_PRELUDE
+    ) -> None:
         self._buf = bytearray()
+        self.parse = parse
+        self.limit = limit
         self.prelude: Prelude | None = None
+        self.received = 0  # bytes fed before the prelude was complete
 
     def feed(self, piece: bytes | memoryview) -> list[bytes | memoryview]:
         """Consume one piece of the streamed body; return the body bytes in it."""
         if self.prelude is not None:
             return [piece] if len(piece) else []
+        self.received += len(piece)
         start = max(0, len(self._buf) - len(DELIMITER) + 1)
         self._buf += piece
         idx = self._buf.find(DELIMITER, start)
-        if idx < 0:
-            if len(self._buf) > MAX_PRELUDE:
-                raise PreludeError(f"no prelude delimiter within {MAX_PRELUDE} bytes")
+        if idx < 0 or idx + len(DELIMITER) > self.limit:
+            if len(self._buf) >= self.limit:
+                raise PreludeError(f"no prelude delimiter within {self.limit} bytes")
             return []
-        self.prelude = parse_prelude(bytes(self._buf[:idx]))
+        self.prelude = self.parse(bytes(self._buf[:idx]))
         rest = bytes(self._buf[idx + len(DELIMITER) :])
         self._buf = bytearray()
         return [rest] if rest else []
