@@ -72,10 +72,15 @@ demo: install
 	$(VENV)/bin/lambdastream dev examples.chat.app.handler --root . --name chat \
 	    --port $(PORT) --api-port $(API_PORT) --timeout 120 --bedrock-local --provisioned 2
 
+# Every benchmark in one run (cold start, wire cost, relay, ASGI), and its
+# report: bench/report/README.md with a chart, bench/report/ratios.png (~2 min;
+# BENCH_ARGS=--quick for under 1). cargo-lambda, the relay's Rust peer, comes from
+# PyPI (--no-deps: its zig is for cross-compiling only); it builds with the
+# machine's cargo, offline.
+BENCH_ARGS ?=
 bench: install system-deps node-ric
-	$(PY) -m bench.cold_start
-	$(PY) -m bench.syscalls
-	$(PY) -m bench.relay
+	$(PY) -m pip install -q --no-deps 'cargo-lambda>=1.9,<2'
+	$(PY) -m bench.report $(BENCH_ARGS)
 
 SEED ?= 1
 # 10,000 streamed invocations through `lambdastream dev`, 50 in flight, every

@@ -8,7 +8,9 @@ the real local Lambda.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -16,7 +18,9 @@ import time
 EVENT = b'{"n": 1}'
 
 
-def _read_request(conn: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
+def read_request(conn: socket.socket, buf: bytes) -> tuple[bytes, bytes, bytes]:
+    """One request from ``conn``: (head, body with any chunked framing
+    removed, what came after it)."""
     while b"\r\n\r\n" not in buf:
         more = conn.recv(65536)
         if not more:
@@ -26,33 +30,40 @@ def _read_request(conn: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
     lower = head.lower()
     if b"transfer-encoding: chunked" in lower:
         pos = 0
+        parts = []
         while True:  # walk the chunk sizes to the last chunk, then its trailers
             while (eol := rest.find(b"\r\n", pos)) == -1:
                 rest += conn.recv(65536)
-            size = int(rest[pos:eol], 16)
+            size = int(rest[pos:eol].split(b";")[0], 16)
             if size == 0:
                 while (end := rest.find(b"\r\n\r\n", eol)) == -1:
                     rest += conn.recv(65536)
-                return head, rest[end + 4 :]
+                return head, b"".join(parts), rest[end + 4 :]
             pos = eol + 2 + size + 2
             while len(rest) < pos:
                 rest += conn.recv(65536)
+            parts.append(rest[eol + 2 : pos - 2])
     length = 0
     for line in lower.split(b"\r\n"):
         if line.startswith(b"content-length:"):
             length = int(line.split(b":")[1])
     while len(rest) < length:
         rest += conn.recv(65536)
-    return head, rest[length:]
+    return head, rest[:length], rest[length:]
 
 
-def answer_next(conn: socket.socket, request_id: str) -> None:
+def _read_request(conn: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
+    head, _, rest = read_request(conn, buf)
+    return head, rest
+
+
+def answer_next(conn: socket.socket, request_id: str, event: bytes = EVENT) -> None:
     conn.sendall(
         b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: %s\r\n"
         b"Lambda-Runtime-Deadline-Ms: 9999999999999\r\n"
         b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n"
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-        % (request_id.encode(), len(EVENT), EVENT)
+        % (request_id.encode(), len(event), event)
     )
 
 
@@ -63,35 +74,49 @@ ACCEPTED = (
 
 
 def time_to_first_response(
-    command: list[str], env: dict[str, str], cwd: str
+    command: list[str],
+    env: dict[str, str],
+    cwd: str,
+    event: bytes = EVENT,
+    first: list[tuple[bytes, bytes]] | None = None,
 ) -> tuple[float, float]:
     """Spawn ``command`` as a runtime; return (wall ms, CPU ms) to its first response.
 
     The CPU figure is the process's own user+system time up to that point
     (it is stopped right after): less disturbed by a busy machine than wall
-    time.
+    time. The runtime gets ``event``; its first request after that (head,
+    body) is appended to ``first`` when given, for the caller to check that
+    it was the answer and not an error. The runtime's whole process group
+    is killed at the end (a runtime that started a server of its own).
     """
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen()
     env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{srv.getsockname()[1]}")
     start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    srv.settimeout(60)  # a runtime that never calls is an error, not a hang
     try:
         conn, _ = srv.accept()
+        conn.settimeout(60)
         _, buf = _read_request(conn, b"")
-        answer_next(conn, "r1")
-        _read_request(conn, buf)
+        answer_next(conn, "r1", event)
+        head, body, _ = read_request(conn, buf)
         elapsed = time.perf_counter() - start
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
         _, _, usage = os.wait4(proc.pid, 0)
         proc.returncode = -9
         conn.close()
+        if first is not None:
+            first.append((head, body))
         return elapsed * 1000, (usage.ru_utime + usage.ru_stime) * 1000
     finally:
         srv.close()
         if proc.returncode is None:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
 

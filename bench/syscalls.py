@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 
+from bench.figures import Figure
 from bench.runtime_api_stub import base_env, serve_invocations
 
 HANDLERS = """
@@ -55,13 +56,13 @@ def per_invocation(command, env, root, extra: int) -> tuple[float, dict[str, flo
     return sum(diff.values()), diff
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--invocations", type=int, default=100)
-    args = parser.parse_args()
+BUFFERED_TARGET = 5  # syscalls per buffered invocation, at most
+
+
+def run(invocations: int = 100) -> list[Figure]:
+    """Count, print, and return the figures for the report (strace needed)."""
     if shutil.which("strace") is None:
-        print("strace is not installed (Debian: apt-get install strace)", file=sys.stderr)
-        return 2
+        raise RuntimeError("strace is not installed (Debian: apt-get install strace)")
     root = tempfile.mkdtemp(prefix="lambdastream-bench-")
     with open(os.path.join(root, "app.py"), "w") as f:
         f.write(HANDLERS)
@@ -71,10 +72,13 @@ def main() -> int:
         ("awslambdaric", "buffered", [py, "-m", "awslambdaric", "app.buffered"]),
         ("lambdastream", "streamed", [py, "-m", "lambdastream.runtime", "app.streamed"]),
     ]
-    print(f"syscalls of the runtime process per invocation ({args.invocations} invocations)")
+    print(f"syscalls of the runtime process per invocation ({invocations} invocations)")
+    totals: dict[tuple[str, str], float] = {}
+    per_chunk = float("nan")
     for runtime, kind, command in rows:
         env = base_env(root, command[-1])
-        total, detail = per_invocation(command, env, root, args.invocations)
+        total, detail = per_invocation(command, env, root, invocations)
+        totals[runtime, kind] = total
         shown = ", ".join(f"{name} {n:g}" for name, n in sorted(detail.items()))
         line = f"  {runtime:13} {kind:9} {total:7.2f}   ({shown})"
         if kind == "streamed":
@@ -83,6 +87,26 @@ def main() -> int:
             per_chunk = (writes - 2) / CHUNKS_PER_STREAM
             line += f"\n  {'':13} {'':9} writes per chunk: {per_chunk:.2f} (target: exactly 1)"
         print(line)
+    ours = totals["lambdastream", "buffered"]
+    name = "syscalls per buffered invocation"
+    how = "strace -f -c of the runtime process, (1 + N) - 1 invocations"
+    return [
+        Figure(name, ours, "awslambdaric", totals["awslambdaric", "buffered"], "syscalls",
+               goal=1.0, group="wire cost", note=how),
+        Figure(name, ours, "target", BUFFERED_TARGET, "syscalls", goal=1.0, group="wire cost"),
+        Figure("writes per streamed 16 B chunk", per_chunk, "target", 1.0, "writes", goal=1.0,
+               group="wire cost"),
+    ]  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invocations", type=int, default=100)
+    args = parser.parse_args()
+    if shutil.which("strace") is None:
+        print("strace is not installed (Debian: apt-get install strace)", file=sys.stderr)
+        return 2
+    run(args.invocations)
     return 0
 
 
