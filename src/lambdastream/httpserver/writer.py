@@ -72,6 +72,11 @@ def _nothing() -> None:
     pass
 
 
+def _bodiless(status: int) -> bool:
+    """Whether a response with ``status`` has no body on the wire (RFC 9110, 6.4.1)."""
+    return status < 200 or status in (204, 304)
+
+
 class ResponseWriter:
     """Writes one response: whole (``send``) or streamed (``start``/``write``/``end``)."""
 
@@ -82,6 +87,7 @@ class ResponseWriter:
         self._keep_alive = keep_alive
         self._http10 = request.http_version == "1.0"
         self._chunked = False
+        self._bodiless = False
         self._head = b""  # a streamed head not sent yet: it leaves with the first bytes
         self.started = False
         self.finished = False
@@ -115,7 +121,11 @@ class ResponseWriter:
         Raises (and sends nothing) if the head cannot be encoded: the
         response has then not started, and ``abort`` can still answer.
         """
-        head = self._head_bytes(status, headers, f"Content-Length: {len(body)}")
+        if _bodiless(status):
+            head = self._head_bytes(status, headers, "")
+            body = b""
+        else:
+            head = self._head_bytes(status, headers, f"Content-Length: {len(body)}")
         self.started = True
         self._conn.write(head if self._head_only else head + body)
         self._finish()
@@ -133,7 +143,12 @@ class ResponseWriter:
         ``with_body``: the caller writes (or ends) right away; the head then
         leaves in the same send as those bytes.
         """
-        if self._http10:
+        if _bodiless(status):
+            # A 1xx, 204 or 304 ends at its head (RFC 9112, section 6.3): no
+            # framing, no last chunk, whatever the function streams after it.
+            self._head_only = self._bodiless = True
+            framing = ""
+        elif self._http10:
             framing = ""
         else:
             framing = "Transfer-Encoding: chunked" + (
@@ -143,7 +158,9 @@ class ResponseWriter:
         # the response unstarted, so the client can still get a 502.
         head = self._head_bytes(status, headers, framing)
         self.started = True
-        if self._http10:
+        if self._bodiless:
+            pass  # no body to delimit: the connection stays usable
+        elif self._http10:
             self._keep_alive = False
         else:
             self._chunked = True
@@ -190,7 +207,7 @@ class ResponseWriter:
             self._conn.write(head + b"0\r\n" + tail + b"\r\n")
         elif head:
             self._conn.write(head)
-        if not self._chunked:
+        if not self._chunked and not self._bodiless:
             self._keep_alive = False
         self._finish()
 
