@@ -17,8 +17,9 @@ What happens when the app fails, as uvicorn does it where Lambda allows:
 - after the response is complete (a background task, Starlette's error
   middleware re-raising): logged only.
 
-The lifespan protocol runs once per execution environment, at init: a
-failing startup is an init error, and ``state`` is shared (shallow-copied)
+The lifespan protocol runs once per execution environment, at init (the
+runtime calls ``__lambda_init__`` on the handler it loaded): a failing
+startup is an init error, and ``state`` is shared (shallow-copied)
 into every request's scope. One event loop serves every invocation.
 
 Example (``app.py``, with ``_HANDLER=app.handler``, or ``app.app``)::
@@ -115,8 +116,22 @@ class ASGIHandler:
         # not announce: it stays on the loop for the environment's life.
         self._lifespan_inbox: Any = None
         self._lifespan_task: Any = None
-        if lifespan != "off":
-            run_coroutine(self._start_lifespan(required=lifespan == "on"))
+        self.lifespan = lifespan
+        # Nothing runs when the module is imported: uvicorn may import the
+        # same module (main:app) and run the lifespan itself.
+        self.initialized = False
+
+    def __lambda_init__(self) -> None:
+        """Run the app's lifespan startup; the runtime calls this during init.
+
+        A handler the runtime did not initialize (called from another
+        handler) starts it on its first request instead.
+        """
+        if self.initialized:
+            return
+        self.initialized = True
+        if self.lifespan != "off":
+            run_coroutine(self._start_lifespan(required=self.lifespan == "on"))
 
     def __call__(self, event: "Any", context: "Any") -> "Exchange":
         """Turn ``event`` into the request the runtime will answer."""
@@ -190,6 +205,8 @@ class Exchange:
         }
 
     def __lambda_answer__(self, reply: Reply) -> None:
+        if not self.handler.initialized:
+            self.handler.__lambda_init__()
         run_coroutine(_Serve(self, reply).run())
 
 

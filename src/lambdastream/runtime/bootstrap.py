@@ -114,6 +114,10 @@ def main(
         handler = load_handler(spec)
         if type(handler) is not _FUNCTION or handler.__code__.co_flags & _CO_COROUTINE:
             handler = serve_web_app(handler)
+            # A web app's own init (an ASGI lifespan startup) is part of ours.
+            init = getattr(handler, "__lambda_init__", None)
+            if init is not None:
+                init()
         if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
             from lambdastream.runtime.snapstart import before_snapshot_and_restore
 
