@@ -77,6 +77,10 @@ NOT_USED = (
     "uvicorn",
     "aws-lambda-powertools",
     "httpx",
+    "sse-starlette",
+    "flask",
+    # the bench report's chart
+    "matplotlib",
     # bedrock-local against langchain-aws
     "langchain-aws",
     "jsonschema",
