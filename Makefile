@@ -45,8 +45,9 @@ readme-deploy-tools:
 node-ric:
 	bash tools/install-node-ric.sh
 
-# The SAM templates the project ships (not what a local `sam build` left).
-TEMPLATES = $(shell find examples src/lambdastream/deploy -name template.yaml -not -path '*/.aws-sam/*')
+# The SAM templates the project ships (not what a local `sam build` left): the
+# chat's, and init's for each --template (fastapi-template.yaml).
+TEMPLATES = $(shell find examples src/lambdastream/deploy -name '*template.yaml' -not -path '*/.aws-sam/*')
 
 lint: install
 	$(VENV)/bin/ruff check src tests examples bench tools

@@ -1,37 +1,53 @@
-"""What the deploy tests share: the templates, the tools they drive, an offline environment."""
+"""What the deploy tests share: the templates (the examples', and the projects
+``lambdastream init`` writes), the tools they drive, an offline environment."""
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
 from support import missing
 
+from lambdastream.deploy import scaffold
+
 REPO = Path(__file__).resolve().parents[2]
 CHAT_DIR = REPO / "examples" / "chat"
 CHAT_TEMPLATE = CHAT_DIR / "template.yaml"
-# Every SAM template the project ships: the examples' and the project
-# templates `lambdastream init` writes (picked up as they are added), not
-# what a local `sam build` left in a hidden .aws-sam/.
-TEMPLATES = sorted(
+# The examples' SAM templates (picked up as they are added), not what a
+# local `sam build` left in a hidden .aws-sam/.
+EXAMPLE_TEMPLATES = sorted(
     path
-    for pattern in ("examples/**/template.yaml", "src/lambdastream/deploy/**/template.yaml")
-    for path in REPO.glob(pattern)
+    for path in REPO.glob("examples/**/template.yaml")
     if not any(part.startswith(".") for part in path.relative_to(REPO).parts)
 )
+# The projects `lambdastream init DIR --template CHOICE` writes, one per
+# choice (picked up as choices are added), as a user gets them: written by
+# the scaffold's own write_project, placeholders filled in, once per test
+# process into a temporary directory.
+_INIT_ROOT = Path(tempfile.mkdtemp(prefix="lambdastream-init-"))
+atexit.register(shutil.rmtree, _INIT_ROOT, ignore_errors=True)
+INIT_PROJECTS = {choice: _INIT_ROOT / f"my-{choice}" for choice in sorted(scaffold.TEMPLATES)}
+for _choice, _directory in INIT_PROJECTS.items():
+    scaffold.write_project(_directory, _directory.name, _choice)
+INIT_TEMPLATES = {choice: project / "template.yaml" for choice, project in INIT_PROJECTS.items()}
+# Every SAM template the project ships: the examples' and those `init` writes.
+TEMPLATES = [*EXAMPLE_TEMPLATES, *INIT_TEMPLATES.values()]
+_INIT_IDS = {path: f"init-{choice}" for choice, path in INIT_TEMPLATES.items()}
 # A port nothing listens on: any attempt to reach the network through a
 # proxy fails at once instead of hanging or, worse, succeeding.
 _DEAD_PROXY = "http://127.0.0.1:9"
 
 
 def template_id(path: Path) -> str:
-    """A short test id: the template's directory relative to the repository."""
-    return path.parent.relative_to(REPO).as_posix()
+    """A short test id: ``init-CHOICE``, or the template's directory relative to the repository."""
+    return _INIT_IDS.get(path) or path.parent.relative_to(REPO).as_posix()
 
 
 def _missing(what: str) -> None:
@@ -70,10 +86,13 @@ def need_python_bin(version: str) -> str:
     return str(Path(interpreter).parent)
 
 
-def run_sam(args: list[str], cwd: Path, *, path: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run ``sam ARGS`` in ``cwd``, offline, with ``path`` first on PATH."""
+def run_sam(
+    args: list[str], cwd: Path, *, path: list[str], index: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``sam ARGS`` in ``cwd`` with ``path`` first on PATH: offline, or ``index_env``."""
     sam = need_executable("sam")
-    env = offline_env(PATH=os.pathsep.join([*path, os.environ.get("PATH", "")]))
+    environment = index_env if index else offline_env
+    env = environment(PATH=os.pathsep.join([*path, os.environ.get("PATH", "")]))
     return subprocess.run(
         [sam, *args],
         cwd=cwd,
@@ -98,3 +117,49 @@ def offline_env(**extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+def index_env(**extra: str) -> dict[str, str]:
+    """This environment as a user has it: their proxies, their pip configuration.
+
+    For a build whose requirements pip must fetch from the package index.
+    As in ``offline_env``: no telemetry, no EC2 metadata, a Region.
+    """
+    return {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        **extra,
+    }
+
+
+def need_package_index(python: str, packages: list[str], *, platform: str, version: str) -> None:
+    """Fail (CI) or skip (elsewhere) unless ``python``'s pip can fetch ``packages``' wheels.
+
+    The wheels for ``platform`` and Python ``version`` (a function's
+    architecture and runtime), as sam's Python build fetches them: without
+    them, a build fails for want of the index, not for a fault of its own.
+    """
+    with tempfile.TemporaryDirectory() as dest:
+        try:
+            result = subprocess.run(
+                [python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                 "--platform", platform, "--python-version", version, "--implementation", "cp",
+                 "--timeout", "15", "--retries", "1", "--dest", dest, *packages],
+                env=index_env(),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )  # fmt: skip
+            reason = None if result.returncode == 0 else result.stderr.strip() or "no output"
+        except subprocess.TimeoutExpired:
+            reason = "no answer in 120 s"
+    if reason is not None:
+        reason = reason.splitlines()[-1]
+        missing(
+            f"a package index with {', '.join(packages)} for {platform}, Python {version}"
+            f" ({reason})",
+            f"pip download {' '.join(packages)} must reach pip's configured index",
+        )

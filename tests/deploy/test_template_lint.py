@@ -12,7 +12,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_support import CHAT_TEMPLATE, TEMPLATES, need_executable, offline_env, template_id
+from deploy_support import (
+    CHAT_TEMPLATE,
+    INIT_TEMPLATES,
+    TEMPLATES,
+    need_executable,
+    offline_env,
+    template_id,
+)
+
+from lambdastream.deploy import scaffold
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
@@ -45,9 +54,22 @@ def test_sam_validate_lint(path: Path):
 
 
 def test_templates_are_found():
-    # The glob must keep finding the chat's template (and, once written, the
-    # project templates of `lambdastream init`).
+    # The glob must keep finding the chat's template, and every choice of
+    # `lambdastream init --template` must be checked as the project it writes.
     assert CHAT_TEMPLATE in TEMPLATES
+    assert set(INIT_TEMPLATES) == set(scaffold.TEMPLATES) >= {"bedrock", "fastapi"}
+    assert set(INIT_TEMPLATES.values()) <= set(TEMPLATES)
+    package = Path(scaffold.__file__).parent / "project"
+    written = {}
+    for choice, (files, _) in scaffold.TEMPLATES.items():
+        (source,) = [name for name, target in files.items() if target == "template.yaml"]
+        written[source] = choice
+        # What the user gets: the package's template, its name filled in.
+        text = INIT_TEMPLATES[choice].read_text()
+        assert text == (package / source).read_text().replace("{{name}}", f"my-{choice}")
+        assert "{{" not in text
+    # No template in the package that no choice writes (and so nothing checks).
+    assert sorted(written) == sorted(p.name for p in package.glob("*template.yaml"))
 
 
 @pytest.mark.parametrize(

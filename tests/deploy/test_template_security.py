@@ -10,7 +10,8 @@ then reads the resources like a reviewer:
   policy anywhere; a function's role may call only the two Bedrock invoke
   actions, on exactly the configured model's ARNs (derived here from the
   Bedrock user guide's rules, not from the template), and write only to the
-  function's own log group;
+  function's own log group; any other policy may only grant the URL's two
+  actions on what a URL targets (the invoker policy);
 - functions: lambdastream's exec wrapper and a layer, a log group named as
   Lambda names it, with retention;
 - Function URLs: ``RESPONSE_STREAM``; both ``lambda:InvokeFunctionUrl`` and
@@ -22,12 +23,26 @@ then reads the resources like a reviewer:
   compression, the viewer's headers except Host, the longest origin timeout
   without a quota increase, no edge functions.
 
+The Bedrock checks (the model's ARNs and conditions, and the deployments
+with each of ``MODEL_CASES``) apply to the templates whose model is set by
+``BEDROCK_PARAMETERS``, and only there may a template let anything call
+Bedrock: ``test_bedrock_is_granted_only_where_the_bedrock_checks_look``
+fails for any other grant (another template's, or a policy no function's
+role carries). Every other check applies to every template: the chat's, and
+each project ``lambdastream init`` writes (bedrock and fastapi), which must
+also be private by default (an ``AWS_IAM`` URL, nothing granted to the
+public).
+
 ``test_each_weakening_is_caught`` breaks the chat template in the ways a
-hurried edit would, and checks that each break is reported.
+hurried edit would, and checks that each break is reported;
+``test_each_fastapi_weakening_is_caught`` does the same to the FastAPI
+project's template, ``test_an_unchecked_bedrock_grant_is_caught`` adds
+Bedrock grants where the Bedrock checks do not look.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -45,9 +60,11 @@ from cfn import (
     parameter_values,
     rules_refusing,
 )
-from deploy_support import CHAT_TEMPLATE, TEMPLATES, need_module, template_id
+from deploy_support import CHAT_TEMPLATE, INIT_TEMPLATES, TEMPLATES, need_module, template_id
 
 BEDROCK_ACTIONS = {"bedrock:InvokeModelWithResponseStream", "bedrock:InvokeModel"}
+# A template whose model is set by these parameters gets the Bedrock checks.
+BEDROCK_PARAMETERS = {"ModelId", "InferenceProfile", "ModelRegions"}
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 URL_ACTIONS = {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
 # CloudFront's managed policies (their ids are fixed and documented).
@@ -89,6 +106,7 @@ def security_problems(resources: Mapping[str, Any], params: Mapping[str, str]) -
     """What is wrong with a deployed template's resources, in words (nothing: [])."""
     problems: list[str] = []
     problems += _iam_problems(resources)
+    problems += _stray_policy_problems(resources)
     for logical_id, function in _of_type(resources, "AWS::Lambda::Function"):
         problems += _function_problems(resources, logical_id, function, params)
     problems += _url_problems(resources)
@@ -201,16 +219,11 @@ def _role_problems(
     params: Mapping[str, str],
 ) -> list[str]:
     problems = []
-    documents = [
-        resource["Properties"]["PolicyDocument"]
-        for resource in resources.values()
-        if resource["Type"] in _POLICY_TYPES
-        and f"{{Ref:{role_id}}}"
-        in [*resource["Properties"].get("Roles", []), resource["Properties"].get("RoleName")]
-    ]
-    documents += [p["PolicyDocument"] for p in resources[role_id]["Properties"].get("Policies", [])]
     statements = [
-        s for document in documents for s in document["Statement"] if s.get("Effect") == "Allow"
+        s
+        for document in _role_documents(resources, role_id)
+        for s in document["Statement"]
+        if s.get("Effect") == "Allow"
     ]
     granted_models: set[str] = set()
     bedrock_statements = []
@@ -230,7 +243,7 @@ def _role_problems(
             granted_models |= set(resources_named)
     if not bedrock_statements:
         return problems
-    if not {"ModelId", "InferenceProfile", "ModelRegions"} <= set(params):
+    if not set(params) >= BEDROCK_PARAMETERS:
         return [
             *problems,
             f"{role_id}: Bedrock access not set by ModelId/InferenceProfile/ModelRegions",
@@ -250,6 +263,56 @@ def _role_problems(
     model = variables.get("CHAT_MODEL_ID")
     if model is not None and model != model_id(params):
         problems.append(f"CHAT_MODEL_ID is {model}, the policy is for {model_id(params)}")
+    return problems
+
+
+def _role_documents(resources: Mapping[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """The policy documents a role carries: its own, and the policies attached to it."""
+    documents = [
+        resource["Properties"]["PolicyDocument"]
+        for resource in resources.values()
+        if resource["Type"] in _POLICY_TYPES
+        and f"{{Ref:{role_id}}}"
+        in [*resource["Properties"].get("Roles", []), resource["Properties"].get("RoleName")]
+    ]
+    documents += [p["PolicyDocument"] for p in resources[role_id]["Properties"].get("Policies", [])]
+    return documents
+
+
+def _function_roles(resources: Mapping[str, Any]) -> list[str]:
+    """This template's roles that its functions run with."""
+    roles = []
+    for _, function in _of_type(resources, "AWS::Lambda::Function"):
+        match = re.fullmatch(r"\{GetAtt:(\w+)\.Arn\}", str(function.get("Role")))
+        if match is not None and match.group(1) in resources:
+            roles.append(match.group(1))
+    return roles
+
+
+def _stray_policy_problems(resources: Mapping[str, Any]) -> list[str]:
+    # _role_problems reads only the policies a function's role carries; any
+    # other may grant only the URL's two actions on what a URL targets (the
+    # invoker policy, which _url_problems reads). Else nothing checks it.
+    carried = [
+        document
+        for role_id in _function_roles(resources)
+        for document in _role_documents(resources, role_id)
+    ]
+    targets = {url["TargetFunctionArn"] for _, url in _of_type(resources, "AWS::Lambda::Url")}
+    problems = []
+    for where, document in _policy_documents(resources):
+        if any(document is d for d in carried):
+            continue
+        for statement in _listed(document["Statement"]):
+            actions = set(_listed(statement.get("Action", [])))
+            resources_named = set(_listed(statement.get("Resource", [])))
+            if statement.get("Effect") == "Allow" and not (
+                actions <= URL_ACTIONS and resources_named <= targets
+            ):
+                problems.append(
+                    f"{where}: grants {sorted(actions)} on {sorted(resources_named)},"
+                    " for no function's role and no URL's callers"
+                )
     return problems
 
 
@@ -490,9 +553,14 @@ def deployments(template: Mapping[str, Any]) -> Iterator[dict[str, str]]:
     switches = choice_parameters(template)
     for values in itertools.product(*switches.values()):
         yield {**extra, **dict(zip(switches, values, strict=True))}
-    if {"ModelId", "InferenceProfile", "ModelRegions"} <= set(names):
+    if checks_bedrock(template):
         for case, auth in itertools.product(MODEL_CASES[1:], switches.get("UrlAuthType", [None])):
             yield {**extra, **case, **({"UrlAuthType": auth} if auth else {})}
+
+
+def checks_bedrock(template: Mapping[str, Any]) -> bool:
+    """Whether the Bedrock checks apply: its model is set by ``BEDROCK_PARAMETERS``."""
+    return set(template.get("Parameters", {})) >= BEDROCK_PARAMETERS
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -530,6 +598,133 @@ def test_chat_checks_each_switch_and_model():
     # the 6 with CloudFront in front of a public URL are refused, then the
     # four other models with each auth type.
     assert len(list(_checked(template))) == 24 - 6 + 4 * 2
+
+
+# -- Where Bedrock may be granted -------------------------------------------------
+
+
+def _allows_bedrock(statement: Mapping[str, Any]) -> bool:
+    """Whether an IAM statement allows some Bedrock action.
+
+    IAM matches actions case-insensitively, ``*`` and ``?`` as wildcards (in
+    the service prefix too: ``*`` and ``b*:Invoke*`` allow Bedrock); a
+    NotAction statement is taken to allow it (it allows all it does not name).
+    """
+    if statement.get("Effect") != "Allow":
+        return False
+    if "NotAction" in statement:
+        return True
+    return any(
+        fnmatch.fnmatchcase("bedrock", str(action).lower().split(":", 1)[0])
+        for action in _listed(statement.get("Action", []))
+    )
+
+
+def bedrock_grants(resources: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Where a deployed template allows calling Bedrock: (where, the statement or the ARN).
+
+    Any policy document of any resource (a role's, a user's or group's
+    inline policies, a managed or attached policy, a resource policy), and
+    any AWS managed policy named for Bedrock.
+    """
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        documents = [(logical_id, properties.get("PolicyDocument"))]
+        documents += [
+            (f"{logical_id}/{policy.get('PolicyName')}", policy.get("PolicyDocument"))
+            for policy in _listed(properties.get("Policies", []))
+            if isinstance(policy, dict)
+        ]
+        for where, document in documents:
+            if isinstance(document, dict):
+                for statement in _listed(document.get("Statement", [])):
+                    if _allows_bedrock(statement):
+                        yield where, statement
+        for arn in _listed(properties.get("ManagedPolicyArns", [])):
+            if "bedrock" in str(arn).lower():
+                yield logical_id, arn
+
+
+def unchecked_bedrock_grants(template: dict[str, Any]) -> list[str]:
+    """The Bedrock grants the Bedrock checks do not see, in each deployment the Rules accept.
+
+    They see (``_role_problems``, against ``expected_model_grants``) the
+    statements of a function's role, in the deployments of a template that
+    ``checks_bedrock``, with each of ``MODEL_CASES``. Any other grant (in a
+    template without the model parameters, in a policy no function's role
+    carries, an AWS managed policy) would go unchecked.
+    """
+    unchecked = []
+    for chosen in deployments(template):
+        params = parameter_values(template, chosen)
+        if rules_refusing(template, params):
+            continue
+        resources = deployed(template, params)
+        seen = (
+            [
+                statement
+                for role_id in _function_roles(resources)
+                for document in _role_documents(resources, role_id)
+                for statement in _listed(document["Statement"])
+            ]
+            if checks_bedrock(template)
+            else []
+        )
+        label = " ".join(f"{k}={v}" for k, v in chosen.items())
+        unchecked += [
+            f"[{label}] {where}: {grant}"
+            for where, grant in bedrock_grants(resources)
+            if not any(grant is statement for statement in seen)
+        ]
+    return unchecked
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
+def test_bedrock_is_granted_only_where_the_bedrock_checks_look(path: Path):
+    template = load(path)
+    assert unchecked_bedrock_grants(template) == []
+    # And where they look, there is a grant to check (else they check nothing).
+    resources = deployed(template, parameter_values(template, {}))
+    assert bool(list(bedrock_grants(resources))) == checks_bedrock(template)
+
+
+def test_the_bedrock_checks_apply_to_the_bedrock_templates_only():
+    checked = {template_id(path) for path in TEMPLATES if checks_bedrock(load(path))}
+    assert checked == {"examples/chat", "init-bedrock"}
+
+
+# -- Private by default ---------------------------------------------------------------
+
+
+def default_exposure(template: dict[str, Any]) -> list[str]:
+    """What the deployment with every default lets anyone without credentials call (nothing: [])."""
+    resources = deployed(template, parameter_values(template, {}))
+    exposed = [
+        f"{url_id}: AuthType {url['AuthType']}"
+        for url_id, url in _of_type(resources, "AWS::Lambda::Url")
+        if url["AuthType"] != "AWS_IAM"
+    ]
+    exposed += [
+        f"{permission_id}: grants the public {permission['Action']}"
+        for permission_id, permission in _of_type(resources, "AWS::Lambda::Permission")
+        if permission["Principal"] == "*"
+    ]
+    return exposed
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
+def test_every_template_is_private_by_default(path: Path):
+    template = load(path)
+    resources = deployed(template, parameter_values(template, {}))
+    assert list(_of_type(resources, "AWS::Lambda::Url"))
+    assert default_exposure(template) == []
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
+def test_a_public_default_is_caught(path: Path):
+    template = load(path)
+    template["Parameters"]["UrlAuthType"]["Default"] = "NONE"
+    assert default_exposure(template)
 
 
 # -- The chat template's own choices ---------------------------------------------
@@ -836,3 +1031,177 @@ def test_each_weakening_is_caught(weakening):
     WEAKENINGS[weakening](template)
     # The first deployment with a problem will do: the weakening was seen.
     assert any(_checked(template)), f"{weakening}: the checks found nothing wrong"
+
+
+# -- The FastAPI project's template ------------------------------------------------
+
+FASTAPI_TEMPLATE = INIT_TEMPLATES["fastapi"]
+
+
+def test_fastapi_checks_each_switch_and_no_model():
+    template = load(FASTAPI_TEMPLATE)
+    assert set(choice_parameters(template)) == {"UrlAuthType", "EnableSnapStart"}
+    assert not checks_bedrock(template)
+    # 2 auth types x 2 SnapStart; no Rules, no model.
+    assert len(list(_checked(template))) == 4
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"FunctionMemory": "1024"}, {"FunctionTimeout": "300"}, {"EnableSnapStart": "true"}],
+    ids=lambda change: next(iter(change)),
+)
+def test_a_changed_fastapi_setting_publishes_a_new_version(change):
+    # As for the chat: else the `live` alias keeps serving the old version.
+    template = load(FASTAPI_TEMPLATE)
+    before = _published_version(deployed(template, parameter_values(template, {})))
+    after = _published_version(deployed(template, parameter_values(template, change)))
+    assert before != after
+
+
+def _fastapi_sam_made_role(template: dict[str, Any]) -> None:
+    # SAM makes the role and attaches AWSLambdaBasicExecutionRole.
+    del template["Resources"]["StreamingFunction"]["Properties"]["Role"]
+    del template["Resources"]["FunctionRole"]
+
+
+def _fastapi_public_always(template: dict[str, Any]) -> None:
+    del template["Resources"]["PublicInvokeUrl"]["Condition"]
+    del template["Resources"]["PublicInvoke"]["Condition"]
+
+
+_A_MODEL = f"arn:aws:bedrock:{REGION}::foundation-model/{HAIKU}"
+
+
+def _grant_on(path: str, action: str, resource: str = "") -> Callable[[dict[str, Any]], None]:
+    """Append a statement allowing ``action`` on ``resource`` (a model) to those at ``path``."""
+
+    def mutate(template: dict[str, Any]) -> None:
+        node = template["Resources"]
+        for key in path.split("."):
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node.append({"Effect": "Allow", "Action": action, "Resource": resource or _A_MODEL})
+
+    return mutate
+
+
+def _policy_resource(
+    resource_type: str,
+    action: str = "bedrock:InvokeModel",
+    resource: str = _A_MODEL,
+    **properties: Any,
+) -> Callable[[dict[str, Any]], None]:
+    """Add a policy allowing ``action`` on ``resource`` (a model)."""
+
+    def mutate(template: dict[str, Any]) -> None:
+        template["Resources"]["ModelAccess"] = {
+            "Type": resource_type,
+            "Properties": {
+                **properties,
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+                },
+            },
+        }
+
+    return mutate
+
+
+_FASTAPI_LOGS = "FunctionRole.Properties.Policies.0.PolicyDocument.Statement.0"
+_FASTAPI_INVOKER_STATEMENTS = "InvokerPolicy.Properties.PolicyDocument.Statement"
+_FASTAPI_INVOKER = f"{_FASTAPI_INVOKER_STATEMENTS}.0"
+
+FASTAPI_WEAKENINGS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "buffered URL": _set("FunctionUrl.Properties.InvokeMode", "BUFFERED"),
+    "URL without auth whatever UrlAuthType says": _set("FunctionUrl.Properties.AuthType", "NONE"),
+    "URL on the function, not the alias the grants name": _set(
+        "FunctionUrl.Properties.TargetFunctionArn", {"Fn::GetAtt": ["StreamingFunction", "Arn"]}
+    ),
+    "no exec wrapper": _set(
+        "StreamingFunction.Properties.Environment.Variables.AWS_LAMBDA_EXEC_WRAPPER", _DELETE
+    ),
+    "no layer": _set("StreamingFunction.Properties.Layers", _DELETE),
+    "no log retention": _set("FunctionLogGroup.Properties.RetentionInDays", _DELETE),
+    "logs:*": _set(f"{_FASTAPI_LOGS}.Action", ["logs:*"]),
+    "role may create log groups": _set(
+        f"{_FASTAPI_LOGS}.Action",
+        ["logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup"],
+    ),
+    "logs on every log group": _set(f"{_FASTAPI_LOGS}.Resource", "*"),
+    "SAM-made role": _fastapi_sam_made_role,
+    "a role from elsewhere": _set(
+        "StreamingFunction.Properties.Role", f"arn:aws:iam::{ACCOUNT}:role/shared"
+    ),
+    "admin policy on the role": _set(
+        "FunctionRole.Properties.ManagedPolicyArns", ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    ),
+    "public grants without NONE": _fastapi_public_always,
+    "public InvokeFunction beyond the URL": _set(
+        "PublicInvoke.Properties.InvokedViaFunctionUrl", _DELETE
+    ),
+    "no cost cap": _set("StreamingFunction.Properties.ReservedConcurrentExecutions", _DELETE),
+    "invoker policy without InvokeFunction": _set(
+        f"{_FASTAPI_INVOKER}.Action", ["lambda:InvokeFunctionUrl"]
+    ),
+    "invoker policy on every function": _set(f"{_FASTAPI_INVOKER}.Resource", ["*"]),
+    "invoker policy may also read an object": _grant_on(
+        _FASTAPI_INVOKER_STATEMENTS, "s3:GetObject", "arn:aws:s3:::bucket/key"
+    ),
+    "a policy for no function's role and no URL's callers": _policy_resource(
+        "AWS::IAM::ManagedPolicy", "s3:GetObject", "arn:aws:s3:::bucket/key"
+    ),
+}
+
+
+@pytest.mark.parametrize("weakening", FASTAPI_WEAKENINGS, ids=str)
+def test_each_fastapi_weakening_is_caught(weakening):
+    template = load(FASTAPI_TEMPLATE)
+    FASTAPI_WEAKENINGS[weakening](template)
+    assert any(_checked(template)), f"{weakening}: the checks found nothing wrong"
+
+
+_FASTAPI_ROLE = "FunctionRole.Properties.Policies.0.PolicyDocument.Statement"
+_ATTACHED = {"PolicyName": "model", "Roles": [{"Ref": "FunctionRole"}]}
+# The FastAPI template gets no Bedrock checks: any grant there is unchecked.
+# The chat's are checked on its function's role only.
+BEDROCK_GRANT_WEAKENINGS: dict[str, tuple[Path, Callable[[dict[str, Any]], None]]] = {
+    "fastapi: a model on the role": (
+        FASTAPI_TEMPLATE,
+        _grant_on(_FASTAPI_ROLE, "bedrock:InvokeModelWithResponseStream"),
+    ),
+    "fastapi: bedrock:*": (FASTAPI_TEMPLATE, _grant_on(_FASTAPI_ROLE, "bedrock:*")),
+    "fastapi: Bedrock in other letters": (
+        FASTAPI_TEMPLATE,
+        _grant_on(_FASTAPI_ROLE, "Bedrock:invokemodel"),
+    ),
+    "fastapi: every action": (FASTAPI_TEMPLATE, _grant_on(_FASTAPI_ROLE, "*")),
+    "fastapi: a wildcard service": (FASTAPI_TEMPLATE, _grant_on(_FASTAPI_ROLE, "b*:Invoke*")),
+    "fastapi: an attached policy": (
+        FASTAPI_TEMPLATE,
+        _policy_resource("AWS::IAM::Policy", **_ATTACHED),
+    ),
+    "fastapi: the invoker policy": (
+        FASTAPI_TEMPLATE,
+        _grant_on(_FASTAPI_INVOKER_STATEMENTS, "bedrock:InvokeModel"),
+    ),
+    "fastapi: AWS managed Bedrock policy": (
+        FASTAPI_TEMPLATE,
+        _set(
+            "FunctionRole.Properties.ManagedPolicyArns",
+            ["arn:aws:iam::aws:policy/AmazonBedrockFullAccess"],
+        ),
+    ),
+    "chat: a managed policy no function's role carries": (
+        CHAT_TEMPLATE,
+        _policy_resource("AWS::IAM::ManagedPolicy"),
+    ),
+}
+
+
+@pytest.mark.parametrize("weakening", BEDROCK_GRANT_WEAKENINGS, ids=str)
+def test_an_unchecked_bedrock_grant_is_caught(weakening):
+    path, weaken = BEDROCK_GRANT_WEAKENINGS[weakening]
+    template = load(path)
+    weaken(template)
+    assert unchecked_bedrock_grants(template), f"{weakening}: not seen"
