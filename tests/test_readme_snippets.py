@@ -150,7 +150,7 @@ __stop() {
 __wait() {  # pid log probe
   local url=""
   for _ in $(seq 600); do
-    url=$(grep -oE '(Function URL: |listening on )http://[^/ ]+' "$2" | head -n 1)
+    url=$(grep -oE '(Function URL: |REST API: +|listening on )http://[^/ ]+' "$2" | head -n 1)
     url=${url##* }
     [ -n "$url" ] && break
     kill -0 "$1" 2>/dev/null || { echo "README server exited:" >&2; cat "$2" >&2; exit 97; }
