@@ -14,6 +14,7 @@ RUNTIME_MODULES = [
     "lambdastream.runtime.http",
     "lambdastream.runtime.snapstart",
     "lambdastream.runtime.web_event",
+    "lambdastream.runtime.web_answer",
     "lambdastream.runtime.asgi_server",
     "lambdastream.runtime.wsgi_server",
     "lambdastream.asgi",

@@ -40,16 +40,10 @@ Example (``app.py``, with ``_HANDLER=app.handler``, or ``app.app``)::
     handler = asgi(app)
 """
 
-from lambdastream.runtime import logs
 from lambdastream.runtime.answer import Reply, TurnWriter, run_coroutine
 from lambdastream.runtime.api_client import RuntimeAPIError
-from lambdastream.runtime.web_event import (
-    RESPONSE_MODES,
-    WebRequest,
-    buffered_answer,
-    parse_event,
-    stream_prelude,
-)
+from lambdastream.runtime.web_answer import answer_internal_error, answer_whole, log_exception
+from lambdastream.runtime.web_event import RESPONSE_MODES, WebRequest, parse_event, stream_prelude
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,8 +61,6 @@ __all__ = ["ASGIHandler", "asgi"]
 # reports.
 ASGI_INFO = {"version": "3.0", "spec_version": "2.3"}
 LIFESPAN_MODES = ("auto", "on", "off")
-_INTERNAL_ERROR = b"Internal Server Error"
-_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")]
 
 
 class ASGIError(RuntimeError):
@@ -293,7 +285,9 @@ class _Serve:
                     self.buffered.append(bytes(body))
                 if not more:
                     self.complete = True
-                    self.answer_buffered(self.status, self.headers, b"".join(self.buffered))
+                    answer_whole(
+                        self.reply, self.exchange.request, self.status, self.headers, self.buffered
+                    )
             if self.complete:
                 self.done.set_result(None)
         elif kind == "http.response.start":
@@ -317,18 +311,12 @@ class _Serve:
         self.reply.open_http(stream_prelude(request, self.status, self.headers))
         self.turn = TurnWriter(self.reply)
 
-    def answer_buffered(self, status: int, headers: "list[tuple[bytes, bytes]]", body: bytes):  # type: ignore[no-untyped-def]
-        from lambdastream.runtime.marshal import compact_json
-
-        answer = buffered_answer(self.exchange.request, status, headers, body)
-        self.reply.buffered(compact_json(answer).encode(), "application/json")
-
     def failed(self, exc: Exception) -> None:
         """Answer for an app that raised (or broke the protocol)."""
         if isinstance(exc, RuntimeAPIError):
             raise exc  # the connection to Lambda broke: the runtime starts afresh
         if self.complete:
-            _log_error(exc, self.reply.request_id)
+            log_exception(exc, self.reply.request_id)
             return
         # A breach of the protocol found before any byte left (a second
         # http.response.start) is answered as a failure before the start.
@@ -337,14 +325,8 @@ class _Serve:
         if not self.started or (not self.exchange.request.streams):
             if self.started:  # buffered: nothing has left yet, but the app chose a status
                 raise exc
-            _log_error(exc, self.reply.request_id)
             self.complete = True
-            if self.exchange.request.streams:
-                self.reply.open_http(stream_prelude(self.exchange.request, 500, _ERROR_HEADERS))
-                self.reply.send([_INTERNAL_ERROR])
-                self.reply.finish()
-            else:
-                self.answer_buffered(500, _ERROR_HEADERS, _INTERNAL_ERROR)
+            answer_internal_error(self.reply, self.exchange.request, exc)
             return
         # Streaming, started: what the app sent leaves, then the trailers.
         if self.turn is None:
@@ -353,9 +335,3 @@ class _Serve:
         self.reply.commit()
         self.complete = True
         raise exc
-
-
-def _log_error(exc: BaseException, request_id: str) -> None:
-    from lambdastream.runtime.errors import error_from_exception, log_error
-
-    log_error(error_from_exception(exc, request_id), logs.LOG_FORMAT)

@@ -28,16 +28,10 @@ Example (``app.py``, with ``_HANDLER=app.handler``, or ``app.app`` for Flask)::
 
 import sys
 
-from lambdastream.runtime import logs
 from lambdastream.runtime.answer import Reply
 from lambdastream.runtime.api_client import RuntimeAPIError
-from lambdastream.runtime.web_event import (
-    RESPONSE_MODES,
-    WebRequest,
-    buffered_answer,
-    parse_event,
-    stream_prelude,
-)
+from lambdastream.runtime.web_answer import answer_internal_error, answer_whole, log_exception
+from lambdastream.runtime.web_event import RESPONSE_MODES, WebRequest, parse_event, stream_prelude
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,8 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["WSGIError", "WSGIHandler", "wsgi"]
 
-_INTERNAL_ERROR = b"Internal Server Error"
-_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")]
 # Request headers with environ keys of their own (no HTTP_ prefix).
 _CGI_HEADERS = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 
@@ -219,28 +211,13 @@ class WSGIExchange:
             self._close(result, reply.request_id)
             if self.sent:
                 raise  # the stream ends with Lambda's error trailers
-            _log_error(exc, reply.request_id)
-            self._answer(reply, 500, _ERROR_HEADERS, [_INTERNAL_ERROR])
+            answer_internal_error(reply, self.request, exc)
             return
         self._close(result, reply.request_id)
         if self.sent:
             reply.finish()
         else:
-            self._answer(reply, self.status, self.headers, body)
-
-    def _answer(
-        self, reply: Reply, status: int, headers: "list[tuple[bytes, bytes]]", body: "list[bytes]"
-    ) -> None:
-        if self.request.streams:
-            reply.open_http(stream_prelude(self.request, status, headers))
-            if body:
-                reply.send(body)
-            reply.finish()
-        else:
-            from lambdastream.runtime.marshal import compact_json
-
-            answer = buffered_answer(self.request, status, headers, b"".join(body))
-            reply.buffered(compact_json(answer).encode(), "application/json")
+            answer_whole(reply, self.request, self.status, self.headers, body)
 
     def _close(self, result: "Any", request_id: str) -> None:
         close = getattr(result, "close", None)
@@ -248,14 +225,8 @@ class WSGIExchange:
             try:
                 close()
             except Exception as exc:
-                _log_error(exc, request_id)
+                log_exception(exc, request_id)
 
 
 def _latin1(text: "str | bytes") -> bytes:
     return text if isinstance(text, bytes) else str(text).encode("latin-1")
-
-
-def _log_error(exc: BaseException, request_id: str) -> None:
-    from lambdastream.runtime.errors import error_from_exception, log_error
-
-    log_error(error_from_exception(exc, request_id), logs.LOG_FORMAT)
