@@ -59,7 +59,7 @@ IGNORED = {
 REMAPPED = {"x-amzn-remapped-content-length": "content-length"}
 # A streamed Function URL response whose app set no Content-Type (an empty
 # redirect, a 204/304) gets `application/octet-stream` from dev
-# (local/function_url.py, _start_stream -> response_headers default). The
+# (local/function_url.py, _UrlSink._prelude_headers -> response_headers). The
 # AWS documentation and lambda-facts.md do not say what a Function URL sends
 # then; application/octet-stream is the stream's own default Content-Type
 # (lambda-facts.md, "Streaming a response": Node's default) and what the AWS

@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
 
@@ -35,6 +36,7 @@ __all__ = [
     "cookie_list",
     "header_value",
     "parse_prelude",
+    "read_prelude",
     "sendable",
     "status_code",
 ]
@@ -64,15 +66,28 @@ def parse_prelude(raw: bytes) -> Prelude:
     >>> parse_prelude(b'{"statusCode": 404, "headers": {"a": "1"}, "cookies": ["c=1"]}')
     Prelude(status=404, headers=[('a', '1')], cookies=['c=1'])
     """
+    return read_prelude(raw, lambda obj: _headers(obj.get("headers")))
+
+
+def read_prelude(
+    raw: bytes,
+    headers: Callable[[dict[str, Any]], list[tuple[str, str]]],
+    error: type[PreludeError] = PreludeError,
+) -> Prelude:
+    """A prelude's JSON object: ``statusCode`` (200 when absent), the headers
+    ``headers`` reads from the object, ``cookies``. Raises ``error`` for a
+    prelude that is not a JSON object (the Function URL's and the REST
+    API's differ only in their headers and their error).
+    """
     try:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PreludeError(f"prelude is not JSON: {exc}") from None
+        raise error(f"prelude is not JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise PreludeError("prelude is not a JSON object")
+        raise error("prelude is not a JSON object")
     return Prelude(
         status=status_code(obj.get("statusCode", 200)),
-        headers=_headers(obj.get("headers")),
+        headers=headers(obj),
         cookies=cookie_list(obj.get("cookies")),
     )
 

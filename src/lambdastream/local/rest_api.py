@@ -30,6 +30,10 @@ and ``-Body``), and so does the idle timeout (``Gateway.IdleTimeout``):
 API Gateway closes an idle stream (5 minutes on a regional API, 30 s on an
 edge-optimized one) and the function runs on.
 
+The relay (prelude, body writes, trailers, abort) is the Function URL
+frontend's too (``frontend.py``); what is a REST API's own is in
+``_RestSink``.
+
 Example::
 
     rest = RestApi(pool, printer, stage="Prod")
@@ -39,21 +43,16 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import uuid
 
 from lambdastream.httpserver import ResponseWriter
-from lambdastream.local.environments import Pool, TooManyRequests
-from lambdastream.local.function_url import MAX_REQUEST, TRAILERS, event_json
+from lambdastream.local.environments import Pool
+from lambdastream.local.frontend import Frontend, ResponseSink, error_trailers
+from lambdastream.local.function_url import MAX_REQUEST
 from lambdastream.local.invocation import TRACE_HEADER, FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
-from lambdastream.local.prelude import (
-    HTTP_INTEGRATION_CONTENT_TYPE,
-    Prelude,
-    PreludeDecoder,
-    PreludeError,
-)
+from lambdastream.local.prelude import HTTP_INTEGRATION_CONTENT_TYPE, Prelude, PreludeDecoder
 from lambdastream.local.rest_event import (
     DEFAULT_STAGE,
     build_rest_event,
@@ -68,7 +67,7 @@ from lambdastream.local.rest_response import (
 )
 from lambdastream.local.sigv4 import LOCAL_USER_ARN, AuthError, IamAuthorizer
 from lambdastream.local.url_event import ACCOUNT_ID, HttpRequest
-from lambdastream.runtime.chunked import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
+from lambdastream.local.url_response import HttpResponse
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "MAX_REQUEST", "SIGNING_SERVICE", "RestApi"]
 
@@ -94,7 +93,12 @@ def gateway_error(
     writer.send(status, headers, json.dumps({"message": message}, separators=(",", ":")).encode())
 
 
-class RestApi:
+def _gateway_ids() -> list[tuple[str, str]]:
+    """A fresh ``x-amzn-RequestId`` and ``x-amz-apigw-id``, for an answer no function gives."""
+    return [("x-amzn-RequestId", str(uuid.uuid4())), ("x-amz-apigw-id", extended_request_id())]
+
+
+class RestApi(Frontend):
     """The REST API app for ``http_server.serve``.
 
     ``authorize``: the SigV4 check of an ``AWS_IAM`` method (service
@@ -112,10 +116,8 @@ class RestApi:
         authorize: IamAuthorizer | None = None,
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
-        self.pool = pool
-        self.printer = printer
+        super().__init__(pool, printer, region)
         self.stage = stage
-        self.region = region
         self.authorize = authorize
         self.idle_timeout = idle_timeout
 
@@ -161,20 +163,8 @@ class RestApi:
             scheme="http",  # the dev server speaks plain HTTP; AWS's front end, https
             trace_header=inv.trace_header,
         )
-        inv.payload = event_json(event).encode()
         sink = _RestSink(writer, self.printer, inv, ids, self.idle_timeout)
-        inv.attach_client(sink, writer)
-        detach = writer.on_close
-
-        def client_gone() -> None:
-            sink.unwatch()  # no timer keeps a gone client's response alive
-            detach()
-
-        writer.on_close = client_gone
-        try:
-            self.pool.invoke(inv)
-        except TooManyRequests:
-            inv.detach()
+        if not self._invoke(inv, event, sink, writer):
             # Lambda's 429 reaches the caller as API Gateway's 500.
             self.printer.warning(
                 f"REST API: 500 {request.method} {request.target.partition('?')[0]}: the"
@@ -187,17 +177,27 @@ class RestApi:
 
     def too_large(self, request: HttpRequest, writer: ResponseWriter) -> None:
         """Answer a request whose body is over Lambda's payload limit."""
-        ids = [("x-amzn-RequestId", str(uuid.uuid4())), ("x-amz-apigw-id", extended_request_id())]
-        gateway_error(writer, 413, None, "Request Too Long", ids)
+        gateway_error(writer, 413, None, "Request Too Long", _gateway_ids())
 
     def throttled(self, request: HttpRequest, writer: ResponseWriter) -> None:
         """Answer a request the server's upload budget cannot hold, as API Gateway throttles."""
-        ids = [("x-amzn-RequestId", str(uuid.uuid4())), ("x-amz-apigw-id", extended_request_id())]
-        gateway_error(writer, 429, "TooManyRequestsException", "Too Many Requests", ids)
+        gateway_error(writer, 429, "TooManyRequestsException", "Too Many Requests", _gateway_ids())
 
 
-class _RestSink:
-    """Turns one invocation's response into the REST API's HTTP response."""
+class _RestSink(ResponseSink):
+    """Turns one invocation's response into the REST API's HTTP response.
+
+    The relay is :class:`ResponseSink`'s; a REST API's own: every stream
+    opens with the REST prelude (``multiValueHeaders`` too, within 16 KiB),
+    whatever its content type, and one without it, or empty, is a 502; a
+    buffered result must be in the proxy output format; every answer
+    carries API Gateway's ids and the trace; its 502 is API Gateway's JSON;
+    and the idle timeout.
+    """
+
+    invalid_log = "REST API: 502, "
+    buffered_problem = "malformed Lambda proxy response"
+    empty_stream_ok = False
 
     def __init__(
         self,
@@ -207,17 +207,23 @@ class _RestSink:
         ids: list[tuple[str, str]],
         idle_timeout: float | None,
     ) -> None:
-        self.writer = writer
-        self.printer = printer
+        super().__init__(writer, printer)
         self.inv = inv
         self.ids = ids
         self.idle_timeout = idle_timeout
-        self.decoder: PreludeDecoder | None = None
-        self.buffered: list[bytes] = []
-        self.failed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._last = 0.0  # when the function last sent a byte (or the request came)
+
+    def attach(self, inv: Invocation, writer: ResponseWriter) -> None:
+        super().attach(inv, writer)
+        detach = writer.on_close
+
+        def client_gone() -> None:
+            self.unwatch()  # no timer keeps a gone client's response alive
+            detach()
+
+        writer.on_close = client_gone
 
     # idle timeout: one timer per request, moved only when it fires (a
     # chunk costs one clock read, never a timer of its own)
@@ -239,6 +245,9 @@ class _RestSink:
             self._timer.cancel()
             self._timer = None
 
+    def _done(self) -> None:
+        self.unwatch()
+
     def _check_idle(self) -> None:
         self._timer = None
         writer, loop, idle = self.writer, self._loop, self.idle_timeout
@@ -258,12 +267,7 @@ class _RestSink:
             error = FunctionError.make(
                 "Gateway.IdleTimeout", f"no byte from the function for {idle:g} s"
             )
-            writer.end(
-                [
-                    (ERROR_TYPE_TRAILER, error.error_type),
-                    (ERROR_BODY_TRAILER, base64.b64encode(error.body).decode()),
-                ]
-            )
+            writer.end(error_trailers(error))
         else:
             gateway_error(writer, 504, None, "Endpoint request timed out", self.ids)
 
@@ -274,90 +278,17 @@ class _RestSink:
             # Whatever the content type: a REST stream always opens with its metadata.
             self.decoder = PreludeDecoder(parse_rest_prelude, MAX_REST_PRELUDE)
 
-    def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
-        if self.failed:
-            return
-        self._touch()
-        if not inv.streaming:
-            self.buffered.extend(bytes(p) for p in pieces)
-            return
-        decoder = self.decoder
-        assert decoder is not None
-        if decoder.prelude is None:
-            body: list[bytes | memoryview] = []
-            try:
-                for piece in pieces:
-                    body.extend(decoder.feed(piece))
-            except PreludeError as exc:
-                self._bad_response(inv, self._prelude_problem(inv, str(exc)))
-                return
-            if decoder.prelude is None:
-                return
-            self._start_stream(decoder.prelude)
-            self.writer.write(body)  # type: ignore[arg-type]
-            return
-        self.writer.write(pieces)
+    # what the relay asks of a REST API
+    def _prelude_headers(self, prelude: Prelude) -> list[tuple[str, str]]:
+        return rest_response_headers(prelude)
 
-    def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
-        self.unwatch()
-        if self.failed:
-            return
-        writer = self.writer
-        if writer.started:
-            if error is None:
-                writer.end()
-            else:
-                writer.end(
-                    [
-                        (ERROR_TYPE_TRAILER, error.error_type),
-                        (ERROR_BODY_TRAILER, base64.b64encode(error.body).decode()),
-                    ]
-                )
-            return
-        if error is not None:
-            self._internal_error()
-            return
-        if inv.streaming:
-            decoder = self.decoder
-            assert decoder is not None
-            if not decoder.received:
-                self._bad_response(inv, self._prelude_problem(inv, "the stream ended empty"))
-                return
-            try:
-                prelude = decoder.finish()
-            except PreludeError as exc:
-                self._bad_response(inv, self._prelude_problem(inv, str(exc)))
-                return
-            self._start_stream(prelude)
-            writer.end()
-            return
-        try:
-            response = map_rest_buffered(b"".join(self.buffered))
-        except PreludeError as exc:
-            self._bad_response(inv, f"malformed Lambda proxy response: {exc}")
-            return
-        writer.send(response.status, [*response.headers, *self._ids(inv)], response.body)
+    def _map_buffered(self, payload: bytes) -> HttpResponse:
+        return map_rest_buffered(payload)
 
-    def on_failure(self, inv: Invocation, exc: Exception) -> None:
-        # A bug of ours or a response we could not send: this client alone
-        # gets a 502 (or the end of its stream); the server and the runtime
-        # carry on.
-        self.unwatch()
-        self.failed = True
-        self.printer.error(f"{inv.request_id} could not send the response: {exc!r}")
-        self.writer.abort()
+    def _headers(self, inv: Invocation, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [*headers, *self.ids, ("X-Amzn-Trace-Id", inv.trace_header)]
 
-    # helpers
-    def _ids(self, inv: Invocation) -> list[tuple[str, str]]:
-        return [*self.ids, ("X-Amzn-Trace-Id", inv.trace_header)]
-
-    def _start_stream(self, prelude: Prelude) -> None:
-        headers = [*rest_response_headers(prelude), *self._ids(self.inv)]
-        # Always followed at once by the first body bytes or the end.
-        self.writer.start(prelude.status, headers, TRAILERS, with_body=True)
-
-    @staticmethod
-    def _prelude_problem(inv: Invocation, why: str) -> str:
+    def _prelude_problem(self, inv: Invocation, why: str) -> str:
         content_type = (inv.content_type or "").split(";")[0].strip()
         hint = ""
         if content_type != HTTP_INTEGRATION_CONTENT_TYPE:
@@ -366,16 +297,6 @@ class _RestSink:
                 " a REST API stream must open with the statusCode/headers JSON and 8 NUL bytes)"
             )
         return f"invalid streaming response metadata: {why}{hint}"
-
-    def _bad_response(self, inv: Invocation, why: str) -> None:
-        # The function's answer cannot be sent: API Gateway logs it and says 502.
-        self.printer.error(f"{inv.request_id} REST API: 502, {why}")
-        self.failed = True
-        self.unwatch()
-        if self.writer.started:
-            self.writer.end([(ERROR_TYPE_TRAILER, "Runtime.InvalidResponse")])
-        else:
-            self._internal_error()
 
     def _internal_error(self) -> None:
         self.failed = True

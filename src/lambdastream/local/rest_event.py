@@ -50,7 +50,6 @@ Example::
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import re
 import time
@@ -58,7 +57,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from lambdastream.local.url_event import ACCOUNT_ID, HttpRequest, body_is_text
+from lambdastream.local.url_event import (
+    ACCOUNT_ID,
+    HttpRequest,
+    event_body,
+    hop_by_hop,
+)
 
 __all__ = [
     "API_ID",
@@ -87,9 +91,6 @@ ROOT_RESOURCE = "/"
 # (the guide's CLI walk-through: root "krznpq9xpg", {proxy+} "2jf6xt").
 _RESOURCE_IDS = {ROOT_RESOURCE: "lsroot0000", PROXY_RESOURCE: "lsprxy"}
 _EXECUTE_API_HOST = re.compile(r"([a-z0-9]{10})\.execute-api\.[a-z0-9-]+\.amazonaws\.com\.?", re.I)
-_HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"}
-)
 # Headers API Gateway sets itself (a caller's copy is dropped) or does not pass on.
 _SET_BY_GATEWAY = frozenset(
     {"x-forwarded-proto", "x-forwarded-port", "x-amzn-trace-id", "content-length"}
@@ -179,15 +180,12 @@ def build_rest_event(
     ``trace_header`` the ``X-Amzn-Trace-Id`` the event carries.
     """
     now = time.time() if now is None else now
-    connection = request.header("connection")
-    hop_by_hop = _HOP_BY_HOP
-    if connection is not None:
-        hop_by_hop = hop_by_hop | {named.strip().lower() for named in connection.split(",")}
+    dropped = hop_by_hop(request)
     multi: dict[str, list[str]] = {}
     sent_for: list[str] = []
     for name, value in request.headers:
         key = name.lower()
-        if key in hop_by_hop or key in _SET_BY_GATEWAY:
+        if key in dropped or key in _SET_BY_GATEWAY:
             continue
         if key == "x-forwarded-for":
             sent_for.append(value)
@@ -249,15 +247,7 @@ def build_rest_event(
         "isBase64Encoded": False,
     }
     if request.body:
-        text = None
-        if body_is_text(content_type):
-            with contextlib.suppress(UnicodeDecodeError):  # not UTF-8 after all: base64
-                text = request.body.decode("utf-8")
-        if text is None:
-            event["body"] = base64.b64encode(request.body).decode("ascii")
-            event["isBase64Encoded"] = True
-        else:
-            event["body"] = text
+        event["body"], event["isBase64Encoded"] = event_body(request.body, content_type)
     return event
 
 

@@ -34,18 +34,16 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+from typing import Any
 
 from lambdastream.local.prelude import (
     Prelude,
     PreludeError,
-    cookie_list,
     header_value,
+    read_prelude,
     status_code,
 )
-from lambdastream.local.url_response import HttpResponse
+from lambdastream.local.url_response import HttpResponse, body_bytes, response_object, wire_headers
 
 __all__ = [
     "MAX_REST_PRELUDE",
@@ -74,17 +72,11 @@ def parse_rest_prelude(raw: bytes) -> Prelude:
     >>> parse_rest_prelude(b'{"multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}}').headers
     [('Set-Cookie', 'a=1'), ('Set-Cookie', 'b=2')]
     """
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RestResponseError(f"prelude is not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise RestResponseError("prelude is not a JSON object")
-    return Prelude(
-        status=status_code(obj.get("statusCode", 200)),
-        headers=merged_headers(obj.get("headers"), obj.get("multiValueHeaders")),
-        cookies=cookie_list(obj.get("cookies")),
-    )
+    return read_prelude(raw, _object_headers, RestResponseError)
+
+
+def _object_headers(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    return merged_headers(obj.get("headers"), obj.get("multiValueHeaders"))
 
 
 def merged_headers(single: object, multi: object) -> list[tuple[str, str]]:
@@ -132,22 +124,14 @@ def rest_response_headers(
     [('x-amzn-Remapped-Content-Length', '3'), ('x-amzn-Remapped-Date', 'x'),
      ('content-type', 'application/json'), ('Set-Cookie', 'c=1')]
     """
-    out: list[tuple[str, str]] = []
-    has_type = False
-    for name, value in prelude.headers:
-        key = name.lower()
-        if key in _DROPPED:
-            continue
-        if key in _REMAPPED:
-            out.append((f"x-amzn-Remapped-{name}", value))
-            continue
-        if key == "content-type":
-            has_type = True
-        out.append((name, value))
-    if not has_type:
-        out.append(("content-type", default_type))
-    out.extend(("Set-Cookie", cookie) for cookie in prelude.cookies)
-    return out
+    return wire_headers(
+        prelude,
+        default_type,
+        dropped=_DROPPED,
+        remapped=_REMAPPED,
+        rename=lambda name: f"x-amzn-Remapped-{name}",
+        set_cookie="Set-Cookie",
+    )
 
 
 def map_rest_buffered(payload: bytes) -> HttpResponse:
@@ -163,19 +147,13 @@ def map_rest_buffered(payload: bytes) -> HttpResponse:
     ...     print(refused)
     not the proxy output format: a JSON object with a statusCode
     """
-    try:
-        obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        obj = None
-    if not isinstance(obj, dict) or "statusCode" not in obj:
+    obj = response_object(payload)
+    if obj is None:
         raise RestResponseError("not the proxy output format: a JSON object with a statusCode")
     status = obj["statusCode"]
     if isinstance(status, str) and status.isdigit():
         status = int(status)  # "200" is taken as 200
-    prelude = Prelude(
-        status=status_code(status),
-        headers=merged_headers(obj.get("headers"), obj.get("multiValueHeaders")),
-    )
+    prelude = Prelude(status=status_code(status), headers=_object_headers(obj))
     body = obj.get("body")
     encoded = obj.get("isBase64Encoded")
     if encoded is not None and not isinstance(encoded, bool):
@@ -184,11 +162,6 @@ def map_rest_buffered(payload: bytes) -> HttpResponse:
         data = b""
     elif not isinstance(body, str):
         raise RestResponseError("body must be a string (JSON-encode an object first)")
-    elif encoded:
-        try:
-            data = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise RestResponseError("isBase64Encoded is true but body is not base64") from None
     else:
-        data = body.encode("utf-8")
+        data = body_bytes(body, bool(encoded), RestResponseError)
     return HttpResponse(prelude.status, rest_response_headers(prelude), data)

@@ -42,7 +42,15 @@ from urllib.parse import unquote, unquote_plus
 
 from lambdastream.local.invocation import TRACE_HEADER
 
-__all__ = ["ACCOUNT_ID", "URL_ID", "HttpRequest", "body_is_text", "build_event"]
+__all__ = [
+    "ACCOUNT_ID",
+    "URL_ID",
+    "HttpRequest",
+    "body_is_text",
+    "build_event",
+    "event_body",
+    "hop_by_hop",
+]
 
 ACCOUNT_ID = "123456789012"
 # Function URL ids are 32 lowercase alphanumerics (the live capture below has
@@ -113,6 +121,32 @@ def body_is_text(content_type: str | None) -> bool:
     )
 
 
+def event_body(body: bytes, content_type: str | None) -> tuple[str, bool]:
+    """A request body as an event carries it: ``body`` and ``isBase64Encoded``.
+
+    Text when its type is a text type (:func:`body_is_text`) and it is
+    UTF-8; else base64.
+
+    >>> event_body(b"hi", "text/plain"), event_body(b"\\xff", "text/plain")
+    (('hi', False), ('/w==', True))
+    """
+    if body_is_text(content_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True
+
+
+def hop_by_hop(request: HttpRequest) -> frozenset[str]:
+    """The request's hop-by-hop fields, lowercase: those of RFC 9110 and
+    those its ``Connection`` names; they end at AWS's front end."""
+    connection = request.header("connection")
+    if connection is None:
+        return _HOP_BY_HOP
+    return _HOP_BY_HOP | {named.strip().lower() for named in connection.split(",")}
+
+
 def build_event(
     request: HttpRequest,
     *,
@@ -137,15 +171,12 @@ def build_event(
         # An absolute-form target ("http://host/path") is legal HTTP/1.1.
         after_scheme = raw_path.split("://", 1)[-1]
         raw_path = "/" + after_scheme.partition("/")[2]
-    connection = request.header("connection")
-    hop_by_hop = _HOP_BY_HOP
-    if connection is not None:
-        hop_by_hop = hop_by_hop | {named.strip().lower() for named in connection.split(",")}
+    dropped = hop_by_hop(request)
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in request.headers:
         key = name.lower()
-        if key in hop_by_hop or key in _SET_BY_AWS:
+        if key in dropped or key in _SET_BY_AWS:
             continue
         if key == "cookie":
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
@@ -207,16 +238,9 @@ def build_event(
         "timeEpoch": int(now * 1000),
     }
     if request.body:
-        if body_is_text(headers.get("content-type")):
-            try:
-                event["body"] = request.body.decode("utf-8")
-                event["isBase64Encoded"] = False
-            except UnicodeDecodeError:
-                event["body"] = base64.b64encode(request.body).decode("ascii")
-                event["isBase64Encoded"] = True
-        else:
-            event["body"] = base64.b64encode(request.body).decode("ascii")
-            event["isBase64Encoded"] = True
+        event["body"], event["isBase64Encoded"] = event_body(
+            request.body, headers.get("content-type")
+        )
     else:
         event["isBase64Encoded"] = False
     return event

@@ -21,14 +21,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from lambdastream.local.prelude import Prelude, PreludeError, parse_prelude
 
-__all__ = ["HttpResponse", "map_buffered", "response_headers"]
+__all__ = [
+    "HttpResponse",
+    "body_bytes",
+    "map_buffered",
+    "response_headers",
+    "response_object",
+    "wire_headers",
+]
 
 # Connection-level headers belong to our hop, not the function's.
 _DROPPED = frozenset({"transfer-encoding", "connection", "keep-alive", "upgrade", "trailer"})
+# Headers a Function URL sets itself: the function's goes as x-amzn-remapped-<name>.
+_REMAPPED = frozenset({"content-length"})
 
 
 @dataclass
@@ -46,22 +57,73 @@ def response_headers(prelude: Prelude, default_type: str) -> list[tuple[str, str
     >>> response_headers(Prelude(200, [("Content-Length", "3")], ["c=1"]), "text/plain")
     [('x-amzn-remapped-content-length', '3'), ('content-type', 'text/plain'), ('set-cookie', 'c=1')]
     """
+    return wire_headers(
+        prelude,
+        default_type,
+        dropped=_DROPPED,
+        remapped=_REMAPPED,
+        rename=lambda name: f"x-amzn-remapped-{name.lower()}",
+        set_cookie="set-cookie",
+    )
+
+
+def wire_headers(
+    prelude: Prelude,
+    default_type: str,
+    *,
+    dropped: frozenset[str],
+    remapped: frozenset[str],
+    rename: Callable[[str], str],
+    set_cookie: str,
+) -> list[tuple[str, str]]:
+    """``prelude``'s headers as a frontend sends them (the REST API's too).
+
+    In order, but for those whose lowercase name is in ``dropped`` (left
+    out) or ``remapped`` (sent as ``rename(name)``); a ``content-type`` of
+    ``default_type`` when there is none; then each cookie as a
+    ``set_cookie`` line.
+    """
     out: list[tuple[str, str]] = []
     has_type = False
     for name, value in prelude.headers:
         key = name.lower()
-        if key in _DROPPED:
+        if key in dropped:
             continue
-        if key == "content-length":
-            out.append(("x-amzn-remapped-content-length", value))
+        if key in remapped:
+            out.append((rename(name), value))
             continue
         if key == "content-type":
             has_type = True
         out.append((name, value))
     if not has_type:
         out.append(("content-type", default_type))
-    out.extend(("set-cookie", cookie) for cookie in prelude.cookies)
+    out.extend((set_cookie, cookie) for cookie in prelude.cookies)
     return out
+
+
+def response_object(payload: bytes) -> dict[str, Any] | None:
+    """A buffered result in the response format: its JSON object with a
+    ``statusCode``; None for any other result."""
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        obj = None
+    if not isinstance(obj, dict) or "statusCode" not in obj:
+        return None
+    return obj
+
+
+def body_bytes(body: str, base64_encoded: bool, error: type[PreludeError] = PreludeError) -> bytes:
+    """A response's string ``body``: UTF-8, or base64 when ``isBase64Encoded``.
+
+    Raises ``error`` for a body said to be base64 that is not.
+    """
+    if not base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise error("isBase64Encoded is true but body is not base64") from None
 
 
 def map_buffered(payload: bytes) -> HttpResponse:
@@ -70,11 +132,8 @@ def map_buffered(payload: bytes) -> HttpResponse:
     Raises ``PreludeError`` for a result in the response format that Lambda
     would refuse (a bad status, headers that are not strings, bad base64).
     """
-    try:
-        obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        obj = None
-    if not isinstance(obj, dict) or "statusCode" not in obj:
+    obj = response_object(payload)
+    if obj is None:
         return HttpResponse(200, [("content-type", "application/json")], payload)
     prelude = parse_prelude(
         json.dumps(
@@ -87,11 +146,6 @@ def map_buffered(payload: bytes) -> HttpResponse:
     elif not isinstance(body, str):
         # Lambda serializes a non-string body rather than refusing it.
         data = json.dumps(body).encode()
-    elif obj.get("isBase64Encoded") is True:
-        try:
-            data = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise PreludeError("isBase64Encoded is true but body is not base64") from None
     else:
-        data = body.encode("utf-8")
+        data = body_bytes(body, obj.get("isBase64Encoded") is True)
     return HttpResponse(prelude.status, response_headers(prelude, "application/json"), data)
