@@ -493,6 +493,26 @@ def test_http_api_v1_named_stage_is_the_root_path_too():
     assert (request.root_path, request.path) == ("/dev", "/dev/my/path")
 
 
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+def test_an_http_apis_path_arrives_decoded_and_is_not_decoded_again(version):
+    """HTTP APIs hand over the path already percent-decoded (``rawPath`` in 2.0,
+    ``path`` in 1.0); REST APIs, Function URLs and load balancers keep the
+    encoding. Live captures: hotsock/voker#8, summarised in
+    middleapi/standard-server#93. A client's ``/files/100%2525`` arrives as
+    ``/files/100%25``: decoding it again would make it ``/files/100%``.
+    """
+    if version == "2.0":
+        event = sample("http_v2_aws_doc.json")
+        event["rawPath"] = event["requestContext"]["http"]["path"] = "/files/100%25 done"
+    else:
+        event = sample("http_v1_aws_doc.json")
+        event["path"] = event["requestContext"]["path"] = "/files/100%25 done"
+    request = parse(event)
+    assert request.entry == HTTP_API
+    assert request.path == "/files/100%25 done"
+    assert request.raw_path == b"/files/100%2525%20done"
+
+
 # -- Application Load Balancer ----------------------------------------------------------
 
 

@@ -181,9 +181,7 @@ def _parse_v2(event: "dict[str, Any]", context: "dict[str, Any]") -> WebRequest:
     request = WebRequest(FUNCTION_URL if is_url else HTTP_API)
     request.version = "2.0"
     request.method = http["method"].upper()
-    raw = _text(event.get("rawPath") or http.get("path") or "/", "rawPath")
-    request.raw_path = raw.encode("utf-8")
-    request.path = _unquote(raw)
+    _set_path(request, _text(event.get("rawPath") or http.get("path") or "/", "rawPath"))
     _stage_in_path(request, context)
     request.query_string = _text(event.get("rawQueryString") or "", "rawQueryString").encode()
     headers = _header_pairs(event.get("headers"), "headers")
@@ -220,8 +218,7 @@ def _parse_v1(event: "dict[str, Any]", context: "dict[str, Any]", entry: str) ->
             if root.startswith("/") and not root.endswith("/"):
                 request.root_path = _unquote(root)
                 raw = full
-    request.path = _unquote(raw)
-    request.raw_path = raw.encode("utf-8")
+    _set_path(request, raw)
     if entry == HTTP_API:
         _stage_in_path(request, context)
     multi_headers = event.get("multiValueHeaders")
@@ -239,6 +236,23 @@ def _parse_v1(event: "dict[str, Any]", context: "dict[str, Any]", entry: str) ->
     request.client = (str(source_ip), 0) if source_ip else None
     _set_server(request)
     return request
+
+
+def _set_path(request: WebRequest, path: str) -> None:
+    """Set ``path`` (decoded) and ``raw_path`` (encoded) from the event's path.
+
+    Function URLs, REST APIs and load balancers pass the path as the client
+    sent it, percent-encoded; HTTP APIs pass it already decoded (live
+    captures: hotsock/voker#8), so it is not decoded twice there.
+    """
+    if request.entry == HTTP_API:
+        from urllib.parse import quote
+
+        request.path = path
+        request.raw_path = quote(path, safe="/:@!$&'()*+,;=-._~").encode("ascii")
+    else:
+        request.path = _unquote(path)
+        request.raw_path = path.encode("utf-8")
 
 
 def _stage_in_path(request: WebRequest, context: "dict[str, Any]") -> None:
