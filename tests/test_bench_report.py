@@ -148,3 +148,18 @@ def test_the_adapter_model_builds_the_request_the_adapter_sends():
     assert fields["cookie"] == "s=1; t=2" and fields["content-length"] == "2"
     assert json.loads(fields["x-amzn-lambda-context"]) == {"request_id": "r1"}
     assert data == b"hi"
+
+
+def test_the_asgi_bench_pins_its_contenders_only_when_asked():
+    from bench import asgi
+
+    cmd = ["python", "-m", "lambdastream.runtime", "app.app"]
+    assert asgi.pinned(cmd, None) == cmd
+    assert asgi.pinned(cmd, [0, 2]) == ["taskset", "-c", "0,2", *cmd]
+    assert asgi.cpu_sets(None) == (None, None)
+    lwa = asgi.command(asgi.Contender(asgi.LWA, "app:app"), [1])
+    assert lwa[:4] == ["taskset", "-c", "1", "/bin/sh"]  # the shell, uvicorn and the proxy
+    with pytest.raises(SystemExit):
+        asgi.cpu_sets(10_000)
+    # the report measures the ASGI cold start once more on one CPU, as its own entry
+    assert "bench.asgi --cpus 1" in report._modules(quick=True)
