@@ -4,9 +4,10 @@ The adapter lives in the runtime (``lambdastream.runtime.asgi_server``,
 standard library only), so the layer carries it and ``_HANDLER=main.app``
 can name the app itself; this is its public name.
 
-Example::
+Example (``main.py``, with ``_HANDLER=main.handler``, or ``main.app``)::
 
     from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
     from lambdastream.asgi import asgi
 
     app = FastAPI()
@@ -14,6 +15,13 @@ Example::
     @app.get("/")
     async def hello():
         return {"hello": "world"}
+
+    @app.get("/count")
+    async def count():
+        async def numbers():
+            for i in range(3):
+                yield f"{i}\\n"
+        return StreamingResponse(numbers(), media_type="text/plain")
 
     handler = asgi(app)
 """

@@ -4,9 +4,9 @@ The adapter lives in the runtime (``lambdastream.runtime.wsgi_server``,
 standard library only), so the layer carries it and ``_HANDLER=main.app``
 can name a Flask app itself; this is its public name.
 
-Example::
+Example (``main.py``, with ``_HANDLER=main.handler``, or ``main.app``)::
 
-    from flask import Flask
+    from flask import Flask, Response
     from lambdastream.wsgi import wsgi
 
     app = Flask(__name__)
@@ -14,6 +14,10 @@ Example::
     @app.get("/")
     def hello():
         return {"hello": "world"}
+
+    @app.get("/count")
+    def count():
+        return Response((f"{i}\\n" for i in range(3)), mimetype="text/plain")
 
     handler = wsgi(app)
 """

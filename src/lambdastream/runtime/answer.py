@@ -181,17 +181,20 @@ class Reply:
 
     def send(self, chunks: "list[bytes]") -> None:
         """Send non-empty ``chunks`` in one write, with any pending prelude."""
-        if self.prelude is not None:
-            prelude, self.prelude = self.prelude, None
-            self._stream().write(*prelude, *chunks)
-        else:
-            self._stream().write(*chunks)
+        self._stream().write(*self._after_prelude(chunks))
 
     def commit(self) -> None:
         """Send the pending prelude now: the status is the caller's to see."""
-        if self.prelude is not None:
-            prelude, self.prelude = self.prelude, None
-            self._stream().write(*prelude)
+        pieces = self._after_prelude([])
+        if pieces:
+            self._stream().write(*pieces)
+
+    def _after_prelude(self, chunks: "list[bytes]") -> "list[bytes]":
+        # The prelude and its delimiter go before the first bytes, once.
+        if self.prelude is None:
+            return chunks
+        prelude, self.prelude = self.prelude, None
+        return [*prelude, *chunks]
 
     def _open(self, content_type: str) -> ResponseStream:
         self.stream_ = self.client.open_stream(self.request_id, content_type, self.invocation_id)
@@ -210,22 +213,13 @@ class Reply:
         data = as_bytes(item)
         if not data:
             return False
-        if self.prelude is not None:
-            prelude, self.prelude = self.prelude, None
-            self._stream().write(*prelude, data)
-        else:
-            self._stream().write(data)
+        self._stream().write(*self._after_prelude([data]))
         return True
 
     def finish(self, chunks: "list[bytes] | None" = None) -> None:
         """End the stream; ``chunks`` (the last ones) leave with its end, in one write."""
-        stream = self._stream()
-        last = chunks or []
-        if self.prelude is not None:
-            # An empty body still owes the caller its status and headers.
-            prelude, self.prelude = self.prelude, None
-            last = [*prelude, *last]
-        _check(stream.finish(*last), "response")
+        # An empty body still owes the caller its status and headers.
+        _check(self._stream().finish(*self._after_prelude(chunks or [])), "response")
 
     def error(self, exc: BaseException) -> None:
         """Report ``exc``: as an error post, or as trailers once streaming began."""
@@ -299,13 +293,8 @@ class TurnWriter:
 
     def flush(self) -> None:
         """Send what this turn gathered, now."""
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-        if self.pending:
-            pending = self.pending
-            self.pending = []
-            self.size = 0
+        pending = self.take()
+        if pending:
             self.reply.send(pending)
 
     def _flush_soon(self) -> None:

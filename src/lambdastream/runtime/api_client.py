@@ -294,17 +294,8 @@ class ResponseStream:
         Empty pieces are skipped: an empty chunk would end the body.
         """
         pieces = [p for p in (data, *more) if p]
-        if not pieces:
-            return
-        head = b"" if self.started else self._head
-        if sum(map(len, pieces)) <= _COPY_LIMIT:
-            self._send(head + b"".join(map(frame_chunk, pieces)))
-        else:
-            parts = [head] if head else []
-            for p in pieces:
-                parts += (chunk_header(len(p)), p, b"\r\n")
-            self._send_parts(parts)
-        self.started = True
+        if pieces:
+            self._send_chunks(pieces)
 
     def chunk_writer(self) -> "Callable[[bytes], None]":
         """Return ``write(data)`` for the chunks after the first, at the least cost.
@@ -335,17 +326,25 @@ class ResponseStream:
 
         Any ``chunks`` (the last ones) leave in the same write as the end.
         """
-        pieces = [p for p in chunks if p]
+        self._send_chunks([p for p in chunks if p], LAST_CHUNK)
+        return self._client.read_response()
+
+    def _send_chunks(self, pieces: "list[bytes]", tail: bytes = b"") -> None:
+        """Send ``pieces`` (non-empty) as chunks, then ``tail``, in one write.
+
+        The request head goes first if the stream has not started. Small
+        pieces are copied into one buffer with their framing; past
+        ``_COPY_LIMIT`` they go out in one scatter write, uncopied.
+        """
         head = b"" if self.started else self._head
         if sum(map(len, pieces)) <= _COPY_LIMIT:
-            self._send(head + b"".join(map(frame_chunk, pieces)) + LAST_CHUNK)
+            self._send(head + b"".join(map(frame_chunk, pieces)) + tail)
         else:
             parts = [head] if head else []
             for p in pieces:
                 parts += (chunk_header(len(p)), p, b"\r\n")
-            self._send_parts([*parts, LAST_CHUNK])
+            self._send_parts([*parts, tail] if tail else parts)
         self.started = True
-        return self._client.read_response()
 
     def fail(self, error_type: str, error_body_b64: str) -> Response:
         """End the stream with Lambda's error trailers and read the answer."""

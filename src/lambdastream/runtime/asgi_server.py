@@ -22,22 +22,9 @@ runtime calls ``__lambda_init__`` on the handler it loaded): a failing
 startup is an init error, and ``state`` is shared (shallow-copied)
 into every request's scope. One event loop serves every invocation.
 
-Example (``app.py``, with ``_HANDLER=app.handler``, or ``app.app``)::
-
-    from fastapi import FastAPI
-    from fastapi.responses import StreamingResponse
-    from lambdastream.asgi import asgi
-
-    app = FastAPI()
-
-    @app.get("/count")
-    async def count():
-        async def numbers():
-            for i in range(3):
-                yield f"{i}\\n"
-        return StreamingResponse(numbers(), media_type="text/plain")
-
-    handler = asgi(app)
+Its public name is ``lambdastream.asgi``, whose docstring has a FastAPI
+example; this module, like the whole runtime, imports the standard library
+only.
 """
 
 from lambdastream.runtime.answer import Reply, TurnWriter, run_coroutine
@@ -81,12 +68,10 @@ def asgi(
     APIs and load balancers are always answered buffered. ``lifespan`` is
     "auto" (run it if the app speaks it), "on" (it must) or "off".
 
-    Example::
-
-        from lambdastream.asgi import asgi
-        from main import app
+    Example, ``app`` being the ASGI app (``_HANDLER=main.handler``)::
 
         handler = asgi(app)
+        handler = asgi(app, response_mode="buffered")  # a BUFFERED Function URL
     """
     return ASGIHandler(app, response_mode=response_mode, lifespan=lifespan)
 
@@ -206,7 +191,6 @@ class _Serve:
     """The state of one request: what the app has sent, and what has left."""
 
     __slots__ = (
-        "body",
         "buffered",
         "complete",
         "done",
@@ -322,12 +306,12 @@ class _Serve:
         # http.response.start) is answered as a failure before the start.
         if isinstance(exc, ASGIError) and not self.reply_started():
             self.started = False
-        if not self.started or (not self.exchange.request.streams):
-            if self.started:  # buffered: nothing has left yet, but the app chose a status
-                raise exc
+        if not self.started:
             self.complete = True
             answer_internal_error(self.reply, self.exchange.request, exc)
             return
+        if not self.exchange.request.streams:
+            raise exc  # buffered: nothing has left, but the app chose its status
         # Streaming, started: what the app sent leaves, then the trailers.
         if self.turn is None:
             self.open()

@@ -275,8 +275,8 @@ def serve_web_app(obj):  # type: ignore[no-untyped-def]
     whose ``__call__`` is one: FastAPI, Starlette) or a Flask or Django
     WSGI app. Any other WSGI callable is indistinguishable from a handler
     (both take two arguments): wrap it with ``lambdastream.wsgi.wsgi``.
-    The adapter is built here, during init, so an ASGI lifespan startup
-    runs (and fails) as part of it.
+    The caller then runs the adapter's ``__lambda_init__`` (an ASGI
+    lifespan startup) as part of init.
     """
     call = obj if type(obj) is _FUNCTION else getattr(type(obj), "__call__", None)  # noqa: B004
     code = getattr(call, "__code__", None)

@@ -12,18 +12,9 @@ An exception before anything was sent gives a plain ``500 Internal Server
 Error`` (logged); after the first block, the stream ends with Lambda's
 error trailers.
 
-Example (``app.py``, with ``_HANDLER=app.handler``, or ``app.app`` for Flask)::
-
-    from flask import Flask, Response
-    from lambdastream.wsgi import wsgi
-
-    app = Flask(__name__)
-
-    @app.get("/count")
-    def count():
-        return Response((f"{i}\\n" for i in range(3)), mimetype="text/plain")
-
-    handler = wsgi(app)
+Its public name is ``lambdastream.wsgi``, whose docstring has a Flask
+example; this module, like the whole runtime, imports the standard library
+only.
 """
 
 import sys
@@ -57,10 +48,7 @@ def wsgi(app: "WSGIApp", *, response_mode: "str | None" = None) -> "WSGIHandler"
     APIs (default ``$LAMBDASTREAM_RESPONSE_MODE``, else "stream"); HTTP
     APIs and load balancers are always answered buffered.
 
-    Example::
-
-        from lambdastream.wsgi import wsgi
-        from main import app
+    Example, ``app`` being the WSGI app (``_HANDLER=main.handler``)::
 
         handler = wsgi(app)
     """
@@ -134,7 +122,17 @@ def build_environ(
 class WSGIExchange:
     """One request through the app, answered by the runtime (``__lambda_answer__``)."""
 
-    __slots__ = ("_pending", "app", "context", "event", "headers", "request", "sent", "status")
+    __slots__ = (
+        "_body",
+        "_reply",
+        "app",
+        "context",
+        "event",
+        "headers",
+        "request",
+        "sent",
+        "status",
+    )
 
     def __init__(self, app: "WSGIApp", request: WebRequest, event: "Any", context: "Any"):
         self.app = app
@@ -144,7 +142,8 @@ class WSGIExchange:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.sent = False  # whether the status and headers have left
-        self._pending: list[bytes] = []  # what the legacy write() was given
+        self._reply: Reply | None = None  # set while the runtime answers
+        self._body: list[bytes] = []  # a buffered answer's blocks
 
     def start_response(
         self, status: str, headers: "list[tuple[str, str]]", exc_info: "Any" = None
@@ -162,47 +161,34 @@ class WSGIExchange:
             raise WSGIError(f"start_response with an invalid status: {status!r}")
         self.status = int(code)
         self.headers = [(_latin1(k), _latin1(v)) for k, v in headers]
-        return self._write
+        # The legacy write() sends as each block does: at once.
+        return self._emit
 
-    def _write(self, data: bytes) -> None:
-        # The legacy write(): what it is given leaves at once.
-        self._pending.append(bytes(data))
+    def _emit(self, data: bytes) -> None:
+        """Send one block of the body (the status and headers with the first)."""
+        if not data:
+            return
+        if not self.status:
+            raise WSGIError("the WSGI app sent a body before calling start_response")
+        if not self.request.streams:
+            self._body.append(bytes(data))
+            return
+        reply = self._reply
+        assert reply is not None, "a block outside the runtime's answer"
+        if not self.sent:
+            reply.open_http(stream_prelude(self.request, self.status, self.headers))
+            self.sent = True
+        reply.send([bytes(data)])
 
     def __lambda_answer__(self, reply: Reply) -> None:
-        streams = self.request.streams
-        body: list[bytes] = []
+        self._reply = reply
         result: Any = None
         try:
             result = self.app(
                 build_environ(self.request, self.event, self.context), self.start_response
             )
             for block in result:
-                if self._pending:
-                    blocks, self._pending = self._pending, []
-                    blocks.append(block)
-                else:
-                    blocks = [block]
-                for data in blocks:
-                    if not data:
-                        continue
-                    if not self.status:
-                        raise WSGIError("the WSGI app sent a body before calling start_response")
-                    if streams:
-                        if not self.sent:
-                            reply.open_http(stream_prelude(self.request, self.status, self.headers))
-                            self.sent = True
-                        reply.send([bytes(data)])
-                    else:
-                        body.append(bytes(data))
-            if self._pending:
-                data = b"".join(self._pending)
-                if streams:
-                    if not self.sent:
-                        reply.open_http(stream_prelude(self.request, self.status, self.headers))
-                        self.sent = True
-                    reply.send([data])
-                else:
-                    body.append(data)
+                self._emit(block)
             if not self.status:
                 raise WSGIError("the WSGI app returned without calling start_response")
         except RuntimeAPIError:
@@ -217,7 +203,7 @@ class WSGIExchange:
         if self.sent:
             reply.finish()
         else:
-            answer_whole(reply, self.request, self.status, self.headers, body)
+            answer_whole(reply, self.request, self.status, self.headers, self._body)
 
     def _close(self, result: "Any", request_id: str) -> None:
         close = getattr(result, "close", None)
