@@ -8,13 +8,14 @@ TCP_NODELAY, because a streamed chunk must leave the moment it is written.
 """
 
 import _socket
+import os
 
 from lambdastream.runtime.chunked import (
     ERROR_BODY_TRAILER,
     ERROR_TYPE_TRAILER,
     LAST_CHUNK,
-    chunk_header,
     frame_chunk,
+    frame_chunks,
     last_chunk_with_error,
 )
 
@@ -30,6 +31,14 @@ USER_AGENT = "lambdastream/0.1"
 # Below this size a chunk is copied into one buffer with its framing; above
 # it, the framing and the data go out in one scatter write with no copy.
 _COPY_LIMIT = 16 * 1024
+# How many buffers one sendmsg may carry: more fail with EMSGSIZE. POSIX
+# promises at least 16 (_XOPEN_IOV_MAX); Linux allows 1,024.
+try:
+    _IOV_MAX = os.sysconf("SC_IOV_MAX")
+except (AttributeError, ValueError, OSError):  # pragma: no cover - not a POSIX system
+    _IOV_MAX = -1
+if _IOV_MAX < 16:  # pragma: no cover - indeterminate: the POSIX minimum is safe
+    _IOV_MAX = 16
 # Responses are read into one reused buffer: a fresh large buffer per recv
 # would cost an mmap, mremap and munmap on every read.
 _RECV_SIZE = 64 * 1024
@@ -133,7 +142,7 @@ class RuntimeClient:
             f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
             f"{_invocation_id_line(invocation_id)}\r\n"
         ).encode("latin-1")
-        return self._request(head + body if len(body) <= _COPY_LIMIT else (head, body))
+        return self._request(head + body if len(body) <= _COPY_LIMIT else [head, body])
 
     def post_error(
         self,
@@ -177,11 +186,11 @@ class RuntimeClient:
             self.reset()
             return self._request(request)
 
-    def _request(self, request: bytes | tuple[bytes, bytes]) -> Response:
+    def _request(self, request: "bytes | list[bytes]") -> Response:
         sock = self._connection()
         try:
-            if isinstance(request, tuple):
-                _send_parts(sock, request)
+            if isinstance(request, list):
+                send_buffers(sock, request)
             else:
                 sock.sendall(request)
             return self.read_response()
@@ -281,12 +290,15 @@ class ResponseStream:
     costs one syscall per chunk, the first included.
     """
 
-    __slots__ = ("_client", "_head", "started")
+    __slots__ = ("_client", "_head", "broken", "started")
 
     def __init__(self, client: RuntimeClient, head: bytes) -> None:
         self._client = client
         self._head = head
         self.started = False
+        # Why the stream's connection failed: nothing more may be sent on
+        # it, and never on a fresh one (its bytes would start no request).
+        self.broken: RuntimeAPIError | None = None
 
     def write(self, data: bytes, *more: bytes) -> None:
         """Send ``data`` (and any ``more``) as chunks, in one write.
@@ -306,7 +318,6 @@ class ResponseStream:
         """
         sock = self._client._connection()
         sendall = sock.sendall
-        client = self._client
 
         def write(data: bytes) -> None:
             size = len(data)
@@ -314,10 +325,9 @@ class ResponseStream:
                 if size <= _COPY_LIMIT:
                     sendall(b"%x\r\n%b\r\n" % (size, data))
                 else:
-                    _send_parts(sock, (b"%x\r\n" % size, data, b"\r\n"))
+                    send_buffers(sock, [b"%x\r\n" % size, data, b"\r\n"])
             except OSError as exc:
-                client.reset()
-                raise RuntimeAPIError(f"Runtime API connection failed mid-stream: {exc}") from None
+                self._failed(exc)
 
         return write
 
@@ -332,18 +342,16 @@ class ResponseStream:
     def _send_chunks(self, pieces: "list[bytes]", tail: bytes = b"") -> None:
         """Send ``pieces`` (non-empty) as chunks, then ``tail``, in one write.
 
-        The request head goes first if the stream has not started. Small
-        pieces are copied into one buffer with their framing; past
-        ``_COPY_LIMIT`` they go out in one scatter write, uncopied.
+        The request head goes first if the stream has not started. Up to
+        ``_COPY_LIMIT`` in all, the pieces are copied into one buffer with
+        their framing; past it, big pieces go out uncopied in a scatter
+        write (:func:`frame_chunks`), as few writes as the kernel allows.
         """
         head = b"" if self.started else self._head
         if sum(map(len, pieces)) <= _COPY_LIMIT:
             self._send(head + b"".join(map(frame_chunk, pieces)) + tail)
         else:
-            parts = [head] if head else []
-            for p in pieces:
-                parts += (chunk_header(len(p)), p, b"\r\n")
-            self._send_parts([*parts, tail] if tail else parts)
+            self._send_parts(frame_chunks(pieces, head, tail))
         self.started = True
 
     def fail(self, error_type: str, error_body_b64: str) -> Response:
@@ -354,27 +362,46 @@ class ResponseStream:
         return self._client.read_response()
 
     def _send(self, data: bytes) -> None:
+        if self.broken is not None:
+            raise self.broken
         try:
             self._client._connection().sendall(data)
         except OSError as exc:
-            self._client.reset()
-            raise RuntimeAPIError(f"Runtime API connection failed mid-stream: {exc}") from None
+            self._failed(exc)
 
     def _send_parts(self, parts: list[bytes]) -> None:
+        if self.broken is not None:
+            raise self.broken
         try:
-            _send_parts(self._client._connection(), parts)
+            send_buffers(self._client._connection(), parts)
         except OSError as exc:
-            self._client.reset()
-            raise RuntimeAPIError(f"Runtime API connection failed mid-stream: {exc}") from None
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> "NoReturn":
+        self._client.reset()
+        self.broken = RuntimeAPIError(f"Runtime API connection failed mid-stream: {exc}")
+        raise self.broken from None
 
 
-def _send_parts(sock: _socket.socket, parts: list[bytes] | tuple[bytes, ...]) -> None:
-    """Send several buffers with one ``sendmsg``, finishing any partial send."""
-    sent = sock.sendmsg(parts)
-    total = sum(len(p) for p in parts)
-    if sent < total:
-        rest = memoryview(b"".join(parts))[sent:]
-        sock.sendall(rest)
+def send_buffers(sock: _socket.socket, buffers: "list[bytes]") -> None:
+    """Send ``buffers`` in order: one ``sendmsg`` for up to the kernel's limit of them.
+
+    Past ``IOV_MAX`` buffers a single call fails (EMSGSIZE), so they go in
+    groups; a call the kernel takes only part of is finished before the next.
+    """
+    start = 0
+    while start < len(buffers):
+        group = buffers[start : start + _IOV_MAX]
+        sent = sock.sendmsg(group)
+        for buffer in group:
+            size = len(buffer)
+            if sent < size:
+                # Part of this buffer left: the rest of it goes first.
+                buffers = [memoryview(buffer)[sent:], *buffers[start + 1 :]]  # type: ignore[list-item]
+                start = 0
+                break
+            sent -= size
+            start += 1
 
 
 def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
