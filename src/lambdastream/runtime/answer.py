@@ -60,7 +60,15 @@ def run_coroutine(coro):  # type: ignore[no-untyped-def]
 
 
 def handle(client: RuntimeClient, handler, next_answer) -> None:  # type: ignore[no-untyped-def]
-    """Serve the invocation in ``next_answer`` (a ``/next`` response) with ``handler``."""
+    """Serve the invocation in ``next_answer`` (a ``/next`` response) with ``handler``.
+
+    The invocation gets exactly one answer: the handler's result or error,
+    an error if the handler returned without answering, or, when the
+    connection to the Runtime API broke on the way, an error posted on a
+    fresh one. Raises :class:`AnswerLost` when even that fails: the runtime
+    must then exit, since asking ``/next`` again would be handed the same
+    invocation, and its handler would run twice.
+    """
     headers = next_answer.headers
     request_id = headers.get("lambda-runtime-aws-request-id", "")
     invocation_id = headers.get("lambda-runtime-invocation-id")
@@ -74,44 +82,74 @@ def handle(client: RuntimeClient, handler, next_answer) -> None:  # type: ignore
 
     reply = Reply(client, request_id, invocation_id)
     try:
-        context = LambdaContext(
-            request_id,
-            int(headers.get("lambda-runtime-deadline-ms") or 0),
-            headers.get("lambda-runtime-invoked-function-arn"),
-            headers.get("lambda-runtime-client-context"),
-            headers.get("lambda-runtime-cognito-identity"),
-            logs.tenant_id,
-        )
-        event = decode_event(next_answer.body, headers.get("content-type"))
-        result = handler(event, context)
-        if type(result) is CoroutineType:
-            result = run_coroutine(result)
-        kind = type(result)
-        http = sys.modules.get("lambdastream.runtime.http")
-        if http is not None and kind is http.StreamingResponse:
-            reply.stream_http(result)
-        elif kind is GeneratorType:
-            reply.stream(result, STREAM_CONTENT_TYPE)
-        elif kind is AsyncGeneratorType:
-            run_coroutine(reply.stream_async(result, STREAM_CONTENT_TYPE))
-        elif hasattr(kind, "__lambda_answer__"):
-            # An answer that sends itself (a web app's exchange, see asgi_server.py).
-            result.__lambda_answer__(reply)
-        else:
-            body, content_type = encode_result(result)
-            reply.buffered(body, content_type)
-    except RuntimeAPIError:
-        raise
-    except Exception as exc:
-        reply.error(exc)
+        try:
+            context = LambdaContext(
+                request_id,
+                int(headers.get("lambda-runtime-deadline-ms") or 0),
+                headers.get("lambda-runtime-invoked-function-arn"),
+                headers.get("lambda-runtime-client-context"),
+                headers.get("lambda-runtime-cognito-identity"),
+                logs.tenant_id,
+            )
+            event = decode_event(next_answer.body, headers.get("content-type"))
+            result = handler(event, context)
+            if type(result) is CoroutineType:
+                result = run_coroutine(result)
+            kind = type(result)
+            http = sys.modules.get("lambdastream.runtime.http")
+            if http is not None and kind is http.StreamingResponse:
+                reply.stream_http(result)
+            elif kind is GeneratorType:
+                reply.stream(result, STREAM_CONTENT_TYPE)
+            elif kind is AsyncGeneratorType:
+                run_coroutine(reply.stream_async(result, STREAM_CONTENT_TYPE))
+            elif hasattr(kind, "__lambda_answer__"):
+                # An answer that sends itself (a web app's exchange, see asgi_server.py).
+                result.__lambda_answer__(reply)
+            else:
+                body, content_type = encode_result(result)
+                reply.buffered(body, content_type)
+        except RuntimeAPIError:
+            raise
+        except Exception as exc:
+            if reply.answered:
+                # The answer is out (a web app failing after its response):
+                # the error is the log's alone.
+                from lambdastream.runtime.errors import error_from_exception, log_error
+
+                log_error(error_from_exception(exc, request_id), logs.LOG_FORMAT)
+            else:
+                reply.error(exc)
+        if not reply.answered:
+            reply.error(_fault(NO_RESPONSE, NO_RESPONSE_MESSAGE))
+    except RuntimeAPIError as exc:
+        reply.lost(exc)
     # SystemExit and KeyboardInterrupt are not caught: as on the managed
     # runtime, the process ends and Lambda reports Runtime.ExitError.
+
+
+# The invocation's error when its handler returned and nothing answered it
+# (an adapter's bug, or an answer object that sent nothing).
+NO_RESPONSE = "Runtime.NoResponse"
+NO_RESPONSE_MESSAGE = "The handler returned without sending a response or an error"
+# Posted when the connection broke while the answer was on its way.
+RESPONSE_INTERRUPTED = "Runtime.ResponseInterrupted"
+
+
+class AnswerLost(RuntimeAPIError):
+    """Neither the answer to an invocation nor an error for it reached the Runtime API."""
+
+
+def _fault(error_type: str, message: str) -> Exception:
+    from lambdastream.runtime.errors import RuntimeFault
+
+    return RuntimeFault(error_type, message)
 
 
 class Reply:
     """The answer to one invocation, sent at most once."""
 
-    __slots__ = ("client", "invocation_id", "prelude", "request_id", "stream_")
+    __slots__ = ("answered", "client", "invocation_id", "prelude", "request_id", "stream_")
 
     def __init__(self, client: RuntimeClient, request_id: str, invocation_id: str | None) -> None:
         self.client = client
@@ -120,9 +158,12 @@ class Reply:
         self.stream_: ResponseStream | None = None
         # An HTTP response's prelude and its delimiter, sent with the first chunk.
         self.prelude: tuple[bytes, bytes] | None = None
+        # The Runtime API has answered our response or error: nothing more to send.
+        self.answered = False
 
     def buffered(self, body: bytes, content_type: str) -> None:
         answer = self.client.post_response(self.request_id, body, content_type, self.invocation_id)
+        self.answered = True
         _check(answer, "response")
 
     def stream_http(self, response) -> None:  # type: ignore[no-untyped-def]
@@ -219,7 +260,9 @@ class Reply:
     def finish(self, chunks: "list[bytes] | None" = None) -> None:
         """End the stream; ``chunks`` (the last ones) leave with its end, in one write."""
         # An empty body still owes the caller its status and headers.
-        _check(self._stream().finish(*self._after_prelude(chunks or [])), "response")
+        answer = self._stream().finish(*self._after_prelude(chunks or []))
+        self.answered = True
+        _check(answer, "response")
 
     def error(self, exc: BaseException) -> None:
         """Report ``exc``: as an error post, or as trailers once streaming began."""
@@ -236,7 +279,36 @@ class Reply:
         else:
             path = f"invocation/{self.request_id}/error"
             answer = self.client.post_error(path, body, error_type, self.invocation_id)
+        self.answered = True
         _check(answer, "error")
+
+    def lost(self, exc: RuntimeAPIError) -> None:
+        """The connection broke while answering: report the invocation as failed, once.
+
+        The handler has run; it is never run again. The error goes to
+        ``/invocation/{id}/error`` on a fresh connection. If that fails, or
+        the Runtime API refuses it (the invocation is no longer waiting for
+        this runtime), :class:`AnswerLost` tells the runtime to exit.
+        """
+        from lambdastream.runtime.errors import error_json, make_error
+
+        message = f"The connection to the Runtime API failed while answering: {exc}"
+        sys.stderr.write(f"lambdastream.runtime: {self.request_id}: {message}\n")
+        sys.stderr.flush()
+        self.client.reset()
+        body = error_json(make_error(message, RESPONSE_INTERRUPTED, [], self.request_id))
+        path = f"invocation/{self.request_id}/error"
+        try:
+            answer = self.client.post_error(path, body, RESPONSE_INTERRUPTED, self.invocation_id)
+        except RuntimeAPIError as again:
+            raise AnswerLost(f"could not report {self.request_id} as failed: {again}") from None
+        if answer.status >= 300:
+            detail = answer.body.decode("utf-8", "replace")[:300]
+            raise AnswerLost(
+                f"the Runtime API refused the error for {self.request_id} ({answer.status}): "
+                f"{detail}"
+            )
+        self.answered = True
 
 
 # What a turn may gather before it is sent anyway: a loop that never yields

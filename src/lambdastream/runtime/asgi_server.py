@@ -193,8 +193,8 @@ class _Serve:
     __slots__ = (
         "buffered",
         "complete",
-        "done",
         "exchange",
+        "finished",
         "headers",
         "received",
         "reply",
@@ -213,32 +213,43 @@ class _Serve:
         self.headers: list[tuple[bytes, bytes]] = []
         self.buffered: list[bytes] = []
         self.turn: TurnWriter | None = None
-        self.done: Any = None
+        # Set once the response is complete (or the app has returned): what
+        # a receive() waiting for the client's disconnect waits for. An
+        # Event, not a shared future, so that a receive() cancelled while it
+        # waits (Starlette's is_disconnected(), anyio task groups) cancels
+        # only its own wait.
+        self.finished: Any = None
 
     async def run(self) -> None:
         import asyncio
 
-        self.done = asyncio.get_running_loop().create_future()
+        self.finished = asyncio.Event()
         try:
             await self.exchange.handler.app(self.exchange.scope(), self.receive, self.send)
         except Exception as exc:
             self.failed(exc)
             return
         finally:
-            if not self.done.done():
-                self.done.set_result(None)
+            self.finished.set()
         if not self.started:
             self.failed(ASGIError("the ASGI app returned without sending http.response.start"))
         elif not self.complete:
             self.failed(ASGIError("the ASGI app returned without completing its response"))
 
     async def receive(self) -> "Message":
-        if not self.received:
-            self.received = True
-            return {"type": "http.request", "body": self.exchange.request.body, "more_body": False}
-        # The caller stays until the response is complete: a disconnect any
-        # earlier would cancel streams that listen for it (sse-starlette).
-        await self.done
+        """The request body, then ``http.disconnect`` once the response is complete.
+
+        As uvicorn does: after the body, receive() waits, and the client
+        counts as gone only when the response is complete (Lambda does not
+        tell a function that its client left). A disconnect any earlier
+        would cancel streams that listen for it (sse-starlette).
+        """
+        if not self.complete:
+            if not self.received:
+                self.received = True
+                request = self.exchange.request
+                return {"type": "http.request", "body": request.body, "more_body": False}
+            await self.finished.wait()
         return {"type": "http.disconnect"}
 
     async def send(self, message: "Message") -> None:
@@ -258,22 +269,24 @@ class _Serve:
                     if body:
                         turn.write(body if type(body) is bytes else bytes(body))  # type: ignore[union-attr]
                 else:
-                    # The last body leaves with the stream's end, in one write.
-                    self.complete = True
+                    # The last body leaves with the stream's end, in one write;
+                    # the response is complete once it has left.
+                    body = bytes(body)
                     last = turn.take()  # type: ignore[union-attr]
                     if body:
-                        last.append(bytes(body))
+                        last.append(body)
                     self.reply.finish(last)
+                    self.complete = True
             else:
                 if body:
                     self.buffered.append(bytes(body))
                 if not more:
-                    self.complete = True
                     answer_whole(
                         self.reply, self.exchange.request, self.status, self.headers, self.buffered
                     )
+                    self.complete = True
             if self.complete:
-                self.done.set_result(None)
+                self.finished.set()
         elif kind == "http.response.start":
             if self.started:
                 raise ASGIError("http.response.start sent twice")

@@ -144,6 +144,12 @@ def main(
     if gc.get_threshold() == paused:  # unless the function set its own
         gc.set_threshold(*thresholds)
 
+    # The invocation whose handler ran last, as /next delivered it. Lambda's
+    # Runtime API hands an unanswered invocation out again on the next /next
+    # (the same request id, deadline and invocation id); a handler must not
+    # run twice for it, whatever went wrong with its answer. A retry of an
+    # asynchronous event is a new delivery, with a deadline of its own.
+    served: tuple[str | None, ...] | None = None
     while True:
         try:
             answer = client.next_invocation()
@@ -151,13 +157,54 @@ def main(
             # Lambda is tearing the environment down, or it is gone: nothing to serve.
             sys.stderr.write(f"lambdastream.runtime: {exc}\n")
             return 1
+        headers = answer.headers
+        delivery = (
+            headers.get("lambda-runtime-aws-request-id"),
+            headers.get("lambda-runtime-deadline-ms"),
+            headers.get("lambda-runtime-invocation-id"),
+        )
         try:
+            if delivery == served:
+                refuse_redelivery(client, answer)
+                continue
+            served = delivery
             handle(client, handler, answer)
         except RuntimeAPIError as exc:
-            # The connection broke mid-answer; the invocation's fate is now the
-            # Runtime API's to report. Carry on with a fresh connection.
-            sys.stderr.write(f"lambdastream.runtime: {exc}\n")
-            client.reset()
+            # Neither an answer nor an error for the invocation got through:
+            # asking /next again would be handed it again. Exit, and Lambda
+            # reports it as Runtime.ExitError.
+            sys.stderr.write(f"lambdastream.runtime: {exc}; exiting\n")
+            return 1
+
+
+def refuse_redelivery(client: RuntimeClient, answer) -> None:  # type: ignore[no-untyped-def]
+    """Answer an invocation delivered again after its handler ran, without running it.
+
+    Raises :class:`RuntimeAPIError` if the error cannot be posted.
+    """
+    from lambdastream.runtime.errors import error_json, make_error
+
+    headers = answer.headers
+    request_id = headers.get("lambda-runtime-aws-request-id", "")
+    message = (
+        f"Invocation {request_id} was delivered again after its handler ran; "
+        "a handler runs at most once per invocation"
+    )
+    sys.stderr.write(f"lambdastream.runtime: {message}\n")
+    body = error_json(make_error(message, DUPLICATE_INVOCATION, [], request_id))
+    reply = client.post_error(
+        f"invocation/{request_id}/error",
+        body,
+        DUPLICATE_INVOCATION,
+        headers.get("lambda-runtime-invocation-id"),
+    )
+    if reply.status >= 300:
+        raise RuntimeAPIError(
+            f"the Runtime API refused the error for {request_id} ({reply.status})"
+        )
+
+
+DUPLICATE_INVOCATION = "Runtime.DuplicateInvocation"
 
 
 def prepare_sys_path(
