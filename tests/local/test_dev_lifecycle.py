@@ -9,6 +9,7 @@ runtimes here are the real one (an endless stream) or raw-socket scripts
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import threading
@@ -75,7 +76,8 @@ from raw_runtime import Connection
 api = Connection()
 first, _ = api.next_invocation()
 again, _ = api.next_invocation()  # /next again, without answering
-print(f"second next gave the same invocation: {again == first}", flush=True)
+third, _ = api.next_invocation()  # and once more
+print(f"second next gave the same invocation: {again == first == third}", flush=True)
 print("answered first:", api.respond(first, b'"first"'), flush=True)
 second, _ = api.next_invocation()
 print("answered second:", api.respond(second, b'"second"'), flush=True)
@@ -102,6 +104,11 @@ def test_next_again_without_an_answer_gets_the_same_invocation(dev_server, tmp_p
     logs = server.logs()
     assert logs.count("START RequestId") == 2 and logs.count("END RequestId") == 2
     assert logs.index("END RequestId") < logs.rindex("START RequestId")
+    # Lambda re-renders silently; dev says so each time, with a count, so
+    # that a runtime re-running its handler never hides.
+    first_id = re.search(r"START RequestId: (\S+)", logs).group(1)
+    warnings = re.findall(r"WARNING RequestId: (\S+) .*delivered again \(delivery (\d+)\)", logs)
+    assert warnings == [(first_id, "2"), (first_id, "3")], logs
 
 
 NEXT_WHILE_STREAMING = """

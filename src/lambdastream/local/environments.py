@@ -304,6 +304,15 @@ class Environment:
         if self._sampler is None:
             self._sample_memory()
 
+    def on_redelivered(self, inv: Invocation, delivery: int) -> None:
+        # Lambda does this silently; a runtime that re-runs its handler for
+        # each delivery would repeat its side effects unseen.
+        self._read_logs()
+        self.printer.warning(
+            f"WARNING RequestId: {inv.request_id} the runtime asked /next again without"
+            f" answering: the same invocation is delivered again (delivery {delivery})"
+        )
+
     def on_result(self, inv: Invocation, error: FunctionError | None) -> None:
         self._complete(inv, error)
 

@@ -67,6 +67,9 @@ class RuntimeApiListener(Protocol):
     def on_delivered(self, inv: Invocation) -> None:
         """``inv`` was handed to the runtime."""
 
+    def on_redelivered(self, inv: Invocation, delivery: int) -> None:
+        """The runtime asked ``/next`` again without answering ``inv``: it got ``inv`` again."""
+
     def on_result(self, inv: Invocation, error: FunctionError | None) -> None:
         """The runtime finished ``inv`` (``error`` set when it failed)."""
 
@@ -132,6 +135,7 @@ class RuntimeApi:
         # whether the runtime has finished replying (only then may it have
         # another: an environment serves one invocation at a time).
         self._delivered = b""
+        self._deliveries = 0
         self._responding = False
         self._answered = True
         self._server: asyncio.base_events.Server | None = None
@@ -212,6 +216,9 @@ class RuntimeApi:
             if self._responding:
                 return conn.refuse_transition("InvocationResponse", "not allowed")
             conn.transport.write(self._delivered)
+            self._deliveries += 1
+            assert self.current is not None
+            self.listener.on_redelivered(self.current, self._deliveries)
             return None
         if self._pending is not None:
             self._answer_next(conn)
@@ -237,6 +244,7 @@ class RuntimeApi:
             headers.append(("Lambda-Runtime-Cognito-Identity", inv.cognito_identity))
         extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
         self._delivered = _response("200 OK", inv.payload, extra)
+        self._deliveries = 1
         self._responding = False
         self._answered = False
         # START must be logged before the runtime can print anything for it.
