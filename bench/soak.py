@@ -21,7 +21,13 @@ carry an injected failure: the handler raises before or after its first
 byte, sleeps past its timeout, exits (``os._exit``) before or after its
 first byte, or the client walks away mid-stream. Each must reach the client as exactly that error
 (502 or error trailers, ``InvokeComplete.ErrorCode``, ``FunctionError``),
-and no success may look like a failure.
+and no success may look like a failure. The function writes as a generator,
+as an async generator that writes bursts of 1 to 100,000 chunks per
+event-loop turn, or as an ASGI app that checks for a disconnect between
+bursts (as ``request.is_disconnected()`` does).
+
+Every run of the handler is counted by request id: each must run exactly
+once, whatever failed (a re-run repeats the function's side effects).
 
 Then the leaks: the dev server's open descriptors are counted with no
 environment alive, before the soak and after it; runtime processes are
@@ -75,7 +81,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.eventstream import EventStreamBuffer, ParserError
 
-from bench.soak_function import FINISHED, content
+from bench.soak_function import FINISHED, chunk_sizes, content
 
 REPO = Path(__file__).resolve().parent.parent
 FUNCTION = "soak"
@@ -123,8 +129,18 @@ BUGS = {
     "swallow": "an injected raise that never happens (misreported)",
     "wrong-type": "an injected raise under another error type (misreported)",
     "orphan": "the function leaves a process that outlives the dev server (leaked process)",
+    "rerun": "a request id whose run is counted twice (not run once)",
     "hold": "the client keeps one connection open past the end (leaked descriptor)",
 }
+# How the function writes (style -> share of invocations); asgi answers
+# Function URL requests only (an Invoke API payload is no HTTP request).
+STYLE_WEIGHTS = {"sync": 50, "async": 30, "asgi": 20}
+# Chunks per event-loop turn for the async styles: log-uniform over 1 to 100,000.
+MAX_BURST = 100_000
+# (share of async url invocations, sizes from, to, chunk sizes from, to): bursts
+# of tiny chunks, up to ~100,000 per turn (only on the Function URL: an SDK
+# client decodes one event per chunk, and 100,000 events outlast --timeout).
+BURST_CLASS = (10, 256 * KiB, 2 * MiB, 1, 32)
 OK, LOST, CORRUPTED, MISREPORTED = "ok", "lost", "corrupted", "misreported"
 _ANSWERED_502 = b"Internal Server Error"
 _PR_SET_CHILD_SUBREAPER = 36
@@ -148,6 +164,8 @@ class Spec:
     code: int = 0  # exit-* kinds: the exit status
     http: bool = False  # url only: a StreamingResponse (prelude, x-soak-seed header)
     bug: str = ""
+    style: str = "sync"  # sync | async | asgi
+    burst: int = 1  # async, asgi: chunks per event-loop turn
 
     @property
     def error_type(self) -> str | None:
@@ -180,7 +198,21 @@ class Spec:
             params["http"] = "1"
         if self.bug:
             params["bug"] = self.bug
+        if self.style != "sync":
+            params["style"] = self.style
+            params["burst"] = str(self.burst)
         return params
+
+
+def chunk_count(spec: Spec) -> int:
+    """How many chunks the function writes for ``spec``."""
+    count, written = 0, 0
+    for n in chunk_sizes(spec.seed, spec.size, spec.lo, spec.hi):
+        if written >= spec.expected_length:
+            break
+        count += 1
+        written += n
+    return count
 
 
 def _pick(rng: random.Random, weights: dict[str, int]) -> str:
@@ -190,8 +222,13 @@ def _pick(rng: random.Random, weights: dict[str, int]) -> str:
 def make_spec(
     rng: random.Random, index: int, route: str, kind: str, max_size: int, bug: str = ""
 ) -> Spec:
-    """A spec of this route and kind, its size and chunking drawn from ``rng``."""
+    """A spec of this route and kind, its size, chunking and style drawn from ``rng``."""
+    style = _pick(rng, STYLE_WEIGHTS) if not bug else "sync"
+    if style == "asgi" and route != "url":
+        style = "async"
     classes = [c for c in SIZE_CLASSES if c[1] <= max_size]
+    if style != "sync" and route == "url" and BURST_CLASS[1] <= max_size:
+        classes.append(BURST_CLASS)
     _, lo_size, hi_size, lo_chunk, hi_chunk = rng.choices(classes, [c[0] for c in classes])[0]
     hi_size = min(hi_size, max_size)
     # Log-uniform within the class: as many streams of 1 KB as of 10 KB.
@@ -208,8 +245,10 @@ def make_spec(
         hi=hi_chunk,
         at=rng.randint(1, size) if kind.endswith("-after") else 0,
         code=rng.randint(1, 125) if kind.startswith("exit-") else 0,
-        http=route == "url" and rng.random() < 0.5,
+        http=route == "url" and (style == "asgi" or rng.random() < 0.5),
         bug=bug,
+        style=style,
+        burst=round(MAX_BURST ** rng.random()) if style != "sync" else 1,
     )
 
 
@@ -834,10 +873,14 @@ class DevServer:
 
     def __init__(self, log_path: Path, timeout: float, concurrency: int) -> None:
         self.log_path = log_path
+        # Every run of the handler, by request id (soak_function.record_run).
+        self.runs_path = log_path.with_name(log_path.name + ".runs")
+        self.runs_path.unlink(missing_ok=True)
         command = [
             sys.executable, "-m", "lambdastream", "dev", HANDLER, "--root", str(REPO),
             "--name", FUNCTION, "--port", "0", "--api-port", "0",
             "--timeout", f"{timeout:g}", "--concurrency", str(concurrency),
+            "--env", f"LAMBDASTREAM_SOAK_RUNS={self.runs_path}",
         ]  # fmt: skip
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
@@ -865,6 +908,14 @@ class DevServer:
 
     def log(self) -> str:
         return self.log_path.read_text("utf-8", "replace")
+
+    def runs(self) -> dict[str, int]:
+        """How many times the handler ran for each request id."""
+        counts: dict[str, int] = {}
+        if self.runs_path.exists():
+            for line in self.runs_path.read_text().split():
+                counts[line] = counts.get(line, 0) + 1
+        return counts
 
     def runtimes(self) -> list[int]:
         """The environments' runtime processes (the dev server's children)."""
@@ -1042,6 +1093,10 @@ class Report:
     fds_after: int = 0
     fds_max: int = 0
     fds_leaked: list[str] = field(default_factory=list)
+    styles: dict[str, int] = field(default_factory=dict)  # sync/async/asgi -> invocations
+    max_burst: int = 0  # the most chunks one async turn wrote
+    handler_runs: int = 0  # runs of the handler, counted by request id
+    not_run_once: list[str] = field(default_factory=list)  # request ids run 0 or 2+ times
     strays: list[int] = field(default_factory=list)  # processes orphaned during the run
     left_after_stop: list[int] = field(default_factory=list)
     server_exit: int | None = None
@@ -1067,6 +1122,8 @@ class Report:
                 out.append(f"{len(getattr(self, name))} {name}")
         if self.not_finished:
             out.append(f"{len(self.not_finished)} disconnected functions did not run to their end")
+        if self.not_run_once:
+            out.append(f"{len(self.not_run_once)} request ids whose handler did not run once")
         if self.max_runtimes > self.concurrency:
             out.append(f"{self.max_runtimes} runtime processes, over --concurrency")
         if self.fds_leaked:
@@ -1097,6 +1154,11 @@ class Report:
             f"corrupted           {len(self.corrupted)}",
             f"misreported         {len(self.misreported)}",
             f"disconnects run on  {'all' if not self.not_finished else self.not_finished}",
+            "styles              "
+            + ", ".join(f"{style} {n:,}" for style, n in self.styles.items())
+            + f"; up to {self.max_burst:,} chunks in one event-loop turn",
+            f"handler runs        {self.handler_runs:,} counted by request id;"
+            f" {len(self.not_run_once)} not exactly once",
             f"throttled (retried) {self.throttled:,}; cold starts {self.cold_starts:,}",
             f"peak RSS            dev server {self.server_hwm_kb / 1024:.1f} MB (VmHWM;"
             f" VmRSS {self.server_rss_kb[0] / 1024:.1f} MB before,"
@@ -1126,7 +1188,9 @@ class Report:
             for route, (opened, n) in self.connections.items()
         )
         lines.append(f"keep-alive: {keep}")
-        for name in ("lost", "corrupted", "misreported", "server_errors", "fds_leaked"):
+        for name in (
+            "lost", "corrupted", "misreported", "not_run_once", "server_errors", "fds_leaked",
+        ):  # fmt: skip
             for line in getattr(self, name)[:10]:
                 lines.append(f"  {name}: {line}")
         for pid in sorted({*self.strays, *self.left_after_stop}):
@@ -1341,7 +1405,28 @@ async def soak(options: Options) -> Report:
         reap_strays(sorted({*report.strays, *report.left_after_stop, *left}))
 
     log = server.log()
+    runs = server.runs()
+    server.runs_path.unlink(missing_ok=True)
+    report.handler_runs = sum(runs.values())
+    bugs = {r.request_id: r.spec.bug for r in results if r.spec.bug}
+    report.not_run_once = [
+        f"request {rid} ran {n} times{' bug ' + bugs[rid] if rid in bugs else ''}"
+        for rid, n in runs.items()
+        if n > 1
+    ]
+    report.not_run_once += [
+        f"#{r.spec.index} {r.spec.route} {r.spec.kind}: request {r.request_id} ran"
+        f" {runs.get(r.request_id, 0)} times"
+        for r in results
+        if r.request_id and runs.get(r.request_id, 0) == 0
+    ]
     report.invocations = len(results)
+    for r in results:
+        report.styles[r.spec.style] = report.styles.get(r.spec.style, 0) + 1
+    report.max_burst = max(
+        (min(r.spec.burst, chunk_count(r.spec)) for r in results if r.spec.style != "sync"),
+        default=0,
+    )
     report.bytes_checked = sum(r.bytes_checked for r in results)
     report.throttled = sum(r.throttled for r in results)
     for r in results:

@@ -12,8 +12,18 @@ inject and where:
     at                   for the *-after kinds: how many bytes go out before the failure
     code                 for exit-*: the exit status
     http                 "1": answer with a StreamingResponse (a prelude: status, headers)
+    style                sync (a generator, the default) | async (an async generator
+                         writing ``burst`` chunks per event-loop turn) | asgi (an ASGI
+                         app, Function URL only, sending ``burst`` body messages per
+                         turn and checking for a disconnect between turns as
+                         Starlette's ``request.is_disconnected()`` does)
+    burst                async and asgi: chunks per loop turn (1 to 100,000)
     bug                  a deliberate defect, so that the soak's own checks can be
                          seen to catch it (see ``soak.py --inject-bug``)
+
+Every run of the handler appends its request id to the file named by
+``$LAMBDASTREAM_SOAK_RUNS`` (one ``O_APPEND`` write): the soak counts the
+runs of each request id, which must be exactly one.
 
 Example (what the Function URL client sends)::
 
@@ -26,7 +36,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 # Written when a function the client walked away from ran to its end.
@@ -60,10 +70,23 @@ def chunk_sizes(seed: int, size: int, lo: int, hi: int) -> Iterator[int]:
         left -= n
 
 
+def record_run(request_id: str, times: int = 1) -> None:
+    """Append ``request_id`` to ``$LAMBDASTREAM_SOAK_RUNS``, if set."""
+    path = os.environ.get("LAMBDASTREAM_SOAK_RUNS")
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{request_id}\n".encode() * times)
+    finally:
+        os.close(fd)
+
+
 def handler(event: dict[str, Any], context: Any) -> Any:
     spec = event.get("queryStringParameters") or event
     seed, size = int(spec["seed"]), int(spec["size"])
     kind, bug = spec["kind"], spec.get("bug", "")
+    record_run(context.aws_request_id, 2 if bug == "rerun" else 1)
     if kind == "raise-before" and bug != "swallow":
         if bug == "wrong-type":
             raise ValueError(f"injected {kind} seed={seed}")
@@ -74,7 +97,14 @@ def handler(event: dict[str, Any], context: Any) -> Any:
         os._exit(int(spec["code"]))
     if bug == "orphan":
         _leave_orphan()
-    body = _body(spec, context, seed, size, kind, bug)
+    style = spec.get("style", "sync")
+    if style == "asgi":
+        return _asgi_handler()(event, context)
+    body: Any
+    if style == "async":
+        body = _in_bursts(spec, context, seed, size, kind, bug)
+    else:
+        body = _body(spec, context, seed, size, kind, bug)
     if spec.get("http") == "1":
         from lambdastream import StreamingResponse
 
@@ -86,6 +116,14 @@ def handler(event: dict[str, Any], context: Any) -> Any:
 def _body(
     spec: dict[str, str], context: Any, seed: int, size: int, kind: str, bug: str
 ) -> Iterator[bytes]:
+    yield from _chunks(spec, context, seed, size, kind, bug)
+    _fail_after(spec, context, seed, kind, bug)
+
+
+def _chunks(
+    spec: dict[str, str], context: Any, seed: int, size: int, kind: str, bug: str
+) -> Iterator[bytes]:
+    """The chunks the function writes, up to where an injected failure comes."""
     data = content(seed, size)
     if bug == "flip":  # one byte wrong in the middle
         data = data[: size // 2] + bytes([data[size // 2] ^ 0xFF]) + data[size // 2 + 1 :]
@@ -104,6 +142,10 @@ def _body(
             time.sleep(0.05)
         elif kind == "linger":
             _sleep_past_deadline(context)  # until the dev server stops or times it out
+
+
+def _fail_after(spec: dict[str, str], context: Any, seed: int, kind: str, bug: str) -> None:
+    """The injected failure after the first byte, or the end of a disconnected run."""
     if kind == "raise-after" and bug != "swallow":
         raise SoakError(f"injected {kind} seed={seed}")
     if kind == "timeout-after":
@@ -112,6 +154,65 @@ def _body(
         os._exit(int(spec["code"]))
     if kind == "disconnect":
         print(f"{FINISHED}{seed}")
+
+
+async def _in_bursts(
+    spec: dict[str, str], context: Any, seed: int, size: int, kind: str, bug: str
+) -> AsyncIterator[bytes]:
+    """The body as an async generator: ``burst`` chunks, then a turn of the loop.
+
+    An async function's chunks leave when it next lets the event loop run
+    (as in Node.js): before an injected exit or a blocking sleep, it does.
+    """
+    import asyncio
+
+    burst = int(spec.get("burst", "1"))
+    for i, chunk in enumerate(_chunks(spec, context, seed, size, kind, bug), 1):
+        yield chunk
+        if i % burst == 0:
+            await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    _fail_after(spec, context, seed, kind, bug)
+
+
+async def _asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The same bytes from an ASGI app, with the disconnect checks LLM streams make."""
+    import asyncio
+    from urllib.parse import parse_qsl
+
+    if scope["type"] != "http":
+        return
+    spec = dict(parse_qsl(scope["query_string"].decode()))
+    seed, size, kind = int(spec["seed"]), int(spec["size"]), spec["kind"]
+    burst = int(spec.get("burst", "1"))
+    assert (await receive())["type"] == "http.request"
+    headers = [(b"content-type", b"application/octet-stream"), (b"x-soak-seed", str(seed).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    context, bug = scope["aws.context"], spec.get("bug", "")
+    for i, chunk in enumerate(_chunks(spec, context, seed, size, kind, bug), 1):
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if i % burst == 0:
+            # Starlette's is_disconnected(): receive() cancelled while it waits.
+            pending = asyncio.ensure_future(receive())
+            await asyncio.sleep(0)
+            if pending.done() and pending.result()["type"] == "http.disconnect":
+                raise RuntimeError("told of a disconnect before the response was complete")
+            pending.cancel()
+    await asyncio.sleep(0)  # what was sent leaves before a failure that stops the loop
+    _fail_after(spec, context, seed, kind, bug)
+    await send({"type": "http.response.body", "body": b""})
+
+
+_served: Any = None
+
+
+def _asgi_handler() -> Any:
+    global _served
+    if _served is None:
+        from lambdastream.asgi import asgi
+
+        _served = asgi(_asgi_app, lifespan="off")
+    return _served
 
 
 def _sleep_past_deadline(context: Any) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +23,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from h11client import request
+from runcount import RECORD_RUN, runs
 from support import REPO, DevServer, lambda_client, start_dev, write_handler
 
-FAULTS = """
+FAULTS = (
+    RECORD_RUN
+    + """
 import os, signal, sys, threading, time
 
 def _route(event):
@@ -33,6 +38,7 @@ def _route(event):
 
 def handler(event, context):
     case, event = _route(event)
+    record_run(context.aws_request_id)
     return CASES[case](event, context)
 
 def ok(event, context):
@@ -68,6 +74,27 @@ def exits_after(event, context):
     threading.Timer(0.2, os._exit, (3,)).start()
     return "answered"
 
+async def burst(event, context):
+    # 10,000 chunks in one event-loop turn: far more buffers than one
+    # sendmsg takes (tests/e2e/test_exactly_once.py goes to 100,000)
+    for _ in range(10_000):
+        yield b"0123456789abcdef"
+
+class _Silent:
+    def __lambda_answer__(self, reply):
+        pass
+
+def answers_nothing(event, context):
+    return _Silent()
+
+def cut(event, context):
+    # The connection to the Runtime API is cut (cutting_proxy.py) mid-stream.
+    yield "partial"
+    time.sleep(0.1)
+    yield "CUT-HERE"
+    time.sleep(0.1)
+    yield "never"
+
 def slow_stream(event, context):
     for i in range(10):
         yield f"tick {i}\\n"
@@ -77,6 +104,8 @@ def slow_stream(event, context):
 
 CASES = {name: f for name, f in globals().items() if callable(f) and not name.startswith("_")}
 """
+)
+BURST = b"0123456789abcdef" * 10_000
 
 
 @dataclass
@@ -114,6 +143,11 @@ CASES = [
         "killed", 200, b"partial", "Runtime.ExitError", "Runtime.ExitError",
         r"Runtime exited with error: exit status -9",
     ),
+    Case("burst", 200, BURST, None, None, r"END RequestId"),
+    Case(
+        "answers_nothing", 502, None, None, "Runtime.NoResponse",
+        r"\[ERROR\] Runtime\.NoResponse: The handler returned without sending a response",
+    ),
 ]  # fmt: skip
 
 
@@ -123,6 +157,13 @@ def faults(tmp_path_factory) -> Iterator[tuple[DevServer, Path]]:
     server = start_dev("app.handler", root, "--name", "app", "--timeout", "2")
     yield server, root
     server.stop()
+
+
+def _new_runs(root: Path, before: set[str], calls: int) -> None:
+    """``calls`` new request ids were run since ``before``, each exactly once."""
+    counted = runs(root)
+    new = {rid: n for rid, n in counted.items() if rid not in before}
+    assert len(new) == calls and set(new.values()) == {1}, new
 
 
 def _sdk(server: DevServer, case: str) -> tuple[bytes, dict]:
@@ -140,7 +181,8 @@ def _sdk(server: DevServer, case: str) -> tuple[bytes, dict]:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_each_fault_as_the_function_url_the_sdk_and_the_log_see_it(faults, case):
-    server, _root = faults
+    server, root = faults
+    before = set(runs(root))
     reply = request(f"{server.url}/{case.name}", timeout=30)
     assert reply.complete, "the client's response did not end properly"
     assert reply.status == case.url_status, reply.body
@@ -158,6 +200,30 @@ def test_each_fault_as_the_function_url_the_sdk_and_the_log_see_it(faults, case)
     else:
         assert payload == case.url_body
     server.wait_for_log(case.log)
+    # Whatever failed, each of the two requests ran its handler once.
+    _new_runs(root, before, 2)
+
+
+@pytest.mark.timeout(60)
+def test_a_stream_whose_connection_to_the_runtime_api_is_cut_runs_once(dev_server, tmp_path):
+    # The wire between the runtime and the Runtime API breaks mid-stream
+    # (tests/cutting_proxy.py): the caller's answer ends with an error, the
+    # handler never runs again, and the next request is served.
+    shutil.copy(REPO / "tests" / "cutting_proxy.py", tmp_path / "cutting_proxy.py")
+    root = write_handler(tmp_path, FAULTS)
+    runtime = f"{sys.executable} -m lambdastream.runtime app.handler"
+    bootstrap = f"{sys.executable} cutting_proxy.py CUT-HERE -- {runtime}"
+    server = dev_server("app.handler", root, "--name", "app", "--bootstrap", bootstrap)
+    for _attempt in range(2):
+        before = set(runs(root))
+        reply = request(f"{server.url}/cut", timeout=30)
+        assert reply.complete and reply.status == 200
+        assert reply.body == b"partial"
+        error_type = dict(reply.trailers)["lambda-runtime-function-error-type"]
+        assert error_type in ("Runtime.TruncatedResponse", "Runtime.ExitError"), error_type
+        _new_runs(root, before, 1)
+        assert request(f"{server.url}/ok", timeout=30).body == b"all fine"
+    assert "delivered again" not in server.logs()
 
 
 @pytest.mark.timeout(60)

@@ -67,6 +67,12 @@ def test_soak_500_invocations_20_in_flight(tmp_path: Path) -> None:
         assert run >= 1 and correct == run, (route, kind, output)
     assert report["injected"] == report["reported"] > 0
     assert report["not_finished"] == []
+    # Every handler ran exactly once per request id, whatever failed; each
+    # way of writing took part, bursts of thousands of chunks per turn too.
+    assert report["not_run_once"] == [], output
+    assert report["handler_runs"] >= 500
+    assert set(report["styles"]) == {"sync", "async", "asgi"}, report["styles"]
+    assert report["max_burst"] >= 5_000, output
     assert report["bytes_checked"] > 10_000_000
     assert report["fds_after"] == report["fds_before"] and report["fds_leaked"] == []
     assert report["max_runtimes"] <= report["concurrency"]
@@ -80,7 +86,7 @@ def test_soak_500_invocations_20_in_flight(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(300)
 def test_soak_catches_each_planted_defect(tmp_path: Path) -> None:
-    bugs = ["flip", "truncate", "swallow", "wrong-type", "orphan", "hold"]
+    bugs = ["flip", "truncate", "swallow", "wrong-type", "orphan", "hold", "rerun"]
     code, report, output = run_soak(
         tmp_path,
         "--invocations", "30", "--in-flight", "8", "--no-cover", "--timeout", "8",
@@ -97,6 +103,7 @@ def test_soak_catches_each_planted_defect(tmp_path: Path) -> None:
     # Each planted defect is caught as what it is, and nothing else is flagged.
     assert flagged("corrupted") == ["flip", "truncate"], output
     assert flagged("misreported") == ["swallow", "wrong-type"], output
+    assert flagged("not_run_once") == ["rerun"], output
     assert report["lost"] == [], output
     # The held connection: one more descriptor in the dev server than at start.
     assert report["fds_after"] == report["fds_before"] + 1, output
