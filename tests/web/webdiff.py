@@ -169,11 +169,41 @@ def assert_each_chunk_before_the_next(lines: list[tuple[float, float, bytes]], n
 
 
 @contextmanager
-def uvicorn_server(app: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, list[str]]]:
-    """``uvicorn APP`` from tests/web/apps on a free loopback port; yields (base URL, its log)."""
+def uvicorn_server(
+    app: str,
+    env: dict[str, str] | None = None,
+    app_dir: Path = APPS,
+    lifespan: str = "on",
+) -> Iterator[tuple[str, list[str]]]:
+    """``uvicorn APP`` from ``app_dir`` on a free loopback port; yields (base URL, its log)."""
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "0",
+        "--app-dir", str(app_dir), "--no-access-log", "--lifespan", lifespan,
+    ]  # fmt: skip
+    with _server_process(command, env, rb"Uvicorn running on (http://\S+)", "uvicorn") as found:
+        yield found
+
+
+@contextmanager
+def gunicorn_server(
+    app: str, env: dict[str, str] | None = None, app_dir: Path = APPS
+) -> Iterator[tuple[str, list[str]]]:
+    """``gunicorn APP`` (its sync worker) from ``app_dir`` on a free loopback port."""
+    command = [
+        sys.executable, "-m", "gunicorn", app, "--bind", "127.0.0.1:0", "--chdir", str(app_dir),
+        "--workers", "1", "--log-level", "info",
+    ]  # fmt: skip
+    with _server_process(command, env, rb"Listening at: (http://\S+)", "gunicorn") as found:
+        yield found
+
+
+@contextmanager
+def _server_process(
+    command: list[str], env: dict[str, str] | None, banner: bytes, name: str
+) -> Iterator[tuple[str, list[str]]]:
+    """Run a server; yield (the URL its ``banner`` regex captured, its log so far)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "0",
-         "--app-dir", str(APPS), "--no-access-log", "--lifespan", "on"],
+        command,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
     )  # fmt: skip
@@ -185,7 +215,7 @@ def uvicorn_server(app: str, env: dict[str, str] | None = None) -> Iterator[tupl
         assert proc.stderr is not None
         for line in iter(proc.stderr.readline, b""):
             log.append(line.decode("utf-8", "replace"))
-            match = re.search(rb"Uvicorn running on (http://\S+)", line)
+            match = re.search(banner, line)
             if match and not found:
                 found.append(match.group(1).decode())
                 ready.set()
@@ -194,7 +224,7 @@ def uvicorn_server(app: str, env: dict[str, str] | None = None) -> Iterator[tupl
     threading.Thread(target=read, daemon=True).start()
     try:
         ready.wait(TIMEOUT)
-        assert found, "uvicorn did not start:\n" + "".join(log)
+        assert found, f"{name} did not start:\n" + "".join(log)
         yield found[0], log
     finally:
         proc.terminate()
@@ -223,13 +253,15 @@ def wsgi_server(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def dev_server(handler: str, *args: str, env: dict[str, str] | None = None) -> Iterator[DevServer]:
-    """``lambdastream dev HANDLER --root tests/web/apps``; ``env`` goes to the function."""
+def dev_server(
+    handler: str, *args: str, env: dict[str, str] | None = None, root: Path = APPS
+) -> Iterator[DevServer]:
+    """``lambdastream dev HANDLER --root ROOT`` (tests/web/apps); ``env`` goes to the function."""
     # No __pycache__ written into the source tree by the function's runtime.
     function_env = {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     extra = [f"--env={key}={value}" for key, value in function_env.items()]
     server = start_dev(
-        handler, APPS, "--timeout", "30", *extra, *args, env={"PYTHONDONTWRITEBYTECODE": "1"}
+        handler, root, "--timeout", "30", *extra, *args, env={"PYTHONDONTWRITEBYTECODE": "1"}
     )
     try:
         yield server
