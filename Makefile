@@ -85,7 +85,8 @@ bench: install system-deps node-ric
 
 SEED ?= 1
 # 10,000 streamed invocations through `lambdastream dev`, 50 in flight, every
-# byte checked, failures injected, descriptor and process leaks counted (~1 min).
+# byte checked, failures injected, handler runs counted by request id,
+# descriptor and process leaks counted (~2 min).
 # A bounded run (500 invocations) is part of make test (tests/test_soak.py).
 soak: install
 	$(PY) -m bench.soak --invocations 10000 --in-flight 50 --seed $(SEED)

@@ -140,7 +140,7 @@ MAX_BURST = 100_000
 # (share of async url invocations, sizes from, to, chunk sizes from, to): bursts
 # of tiny chunks, up to ~100,000 per turn (only on the Function URL: an SDK
 # client decodes one event per chunk, and 100,000 events outlast --timeout).
-BURST_CLASS = (10, 256 * KiB, 2 * MiB, 1, 32)
+BURST_CLASS = (5, 256 * KiB, 2 * MiB, 1, 32)
 OK, LOST, CORRUPTED, MISREPORTED = "ok", "lost", "corrupted", "misreported"
 _ANSWERED_502 = b"Internal Server Error"
 _PR_SET_CHILD_SUBREAPER = 36

@@ -192,6 +192,8 @@ class WSGIExchange:
             if not self.status:
                 raise WSGIError("the WSGI app returned without calling start_response")
         except RuntimeAPIError:
+            # The answer cannot get through; the app's close() still runs (PEP 3333).
+            self._close(result, reply.request_id)
             raise
         except Exception as exc:
             self._close(result, reply.request_id)
