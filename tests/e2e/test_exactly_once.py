@@ -8,7 +8,8 @@ are here: a burst of async chunks in one loop turn (it lost the answer and
 re-ran the handler ~1,000 times a second), an ASGI app that fails after its
 last message (nothing was posted: re-run until the timeout), and
 ``request.is_disconnected()`` (it cancelled the adapter's shared future and
-cut the stream after its first part).
+cut the stream after its first part; with FastAPI and sse-starlette
+themselves in tests/web/test_web_exactly_once.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from h11client import Reply, request
-from runcount import COUNTED_ASGI, RECORD_RUN, runs
+from runcount import RECORD_RUN, runs
 from support import DevServer, start_dev, write_handler
 
 CHUNK = b"0123456789abcdef"
@@ -191,90 +192,3 @@ def test_cancelling_a_pending_receive_leaves_the_stream_intact(dev):
     assert reply.trailers == []
     _ran_once(root, request_id)
     assert "InvalidStateError" not in server.logs()
-
-
-FASTAPI_APP = (
-    COUNTED_ASGI
-    + """
-import asyncio
-
-from fastapi import FastAPI, Request
-from fastapi.responses import StreamingResponse
-from sse_starlette.sse import EventSourceResponse
-
-api = FastAPI()
-
-
-@api.get("/tokens")
-async def tokens(request: Request):
-    async def generate():
-        for i in range(5):
-            if await request.is_disconnected():
-                return
-            yield f"token {i}\\n"
-            await asyncio.sleep(0.01)
-
-    return StreamingResponse(generate(), media_type="text/plain")
-
-
-@api.get("/events")
-async def events(request: Request):
-    async def generate():
-        for i in range(5):
-            if await request.is_disconnected():
-                return
-            yield {"event": "token", "data": str(i)}
-            await asyncio.sleep(0.01)
-
-    return EventSourceResponse(generate(), ping=1)
-
-
-@api.get("/bytes")
-async def many_bytes(n: int):
-    async def generate():
-        for _ in range(n):
-            yield b"x"
-
-    return StreamingResponse(generate(), media_type="application/octet-stream")
-
-
-app = counted(api)
-"""
-)
-
-
-@pytest.fixture(scope="module")
-def fastapi_dev(tmp_path_factory) -> Iterator[tuple[DevServer, Path]]:
-    root = write_handler(tmp_path_factory.mktemp("once-fastapi"), FASTAPI_APP, name="main.py")
-    server = start_dev("main.app", root, "--name", "main", "--timeout", "30")
-    yield server, root
-    server.stop()
-
-
-@pytest.mark.timeout(60)
-def test_a_fastapi_stream_that_checks_is_disconnected_streams_every_part(fastapi_dev):
-    server, root = fastapi_dev
-    reply, request_id = _call(server, "/tokens")
-    assert reply.status == 200
-    assert reply.body == b"".join(b"token %d\n" % i for i in range(5))
-    _ran_once(root, request_id)
-
-
-@pytest.mark.timeout(60)
-def test_an_sse_starlette_stream_that_checks_is_disconnected_sends_every_event(fastapi_dev):
-    server, root = fastapi_dev
-    reply, request_id = _call(server, "/events")
-    assert reply.status == 200
-    events = [line for line in reply.body.decode().splitlines() if line.startswith("data:")]
-    assert events == [f"data: {i}" for i in range(5)]
-    _ran_once(root, request_id)
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("count", [10_000, 20_000, 200_000])
-def test_a_fastapi_stream_of_one_byte_chunks_arrives_whole_once(fastapi_dev, count):
-    server, root = fastapi_dev
-    reply, request_id = _call(server, f"/bytes?n={count}")
-    assert reply.status == 200
-    assert reply.body == b"x" * count
-    _ran_once(root, request_id)
