@@ -166,7 +166,8 @@ CONTENDERS = [
 
 def url_event(path: str) -> bytes:
     """A Function URL event for ``GET path``, as Lambda (and ``lambdastream dev``) builds it."""
-    from lambdastream.local.url_event import URL_ID, HttpRequest, build_event
+    from lambdastream.local.url_event import URL_ID, build_event
+    from lambdastream.wire.request import HttpRequest
 
     host = f"{URL_ID}.lambda-url.us-east-1.on.aws"
     request = HttpRequest("GET", path, [("Host", host), ("User-Agent", "bench")], b"")

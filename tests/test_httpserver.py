@@ -19,7 +19,7 @@ from probes import read_until_closed
 
 from lambdastream.httpserver import AsyncResponse, UploadBudget, async_app, serve
 from lambdastream.httpserver.reader import Failed, Received, Refused, RequestReader
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.wire.request import HttpRequest
 
 # ------------------------------------------------------------------ the reader, on bytes
 

@@ -1,4 +1,4 @@
-"""A constant of the protocol is defined once (style.md): in the runtime, which the rest imports."""
+"""A constant of the protocol is defined once (style.md): in lambdastream.wire, which the rest imports."""
 
 from __future__ import annotations
 
@@ -11,14 +11,21 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lambdastream"
 
 # value as it would be written in source -> the one module that may write it
 ONCE = {
-    r'b"\\0" \* 8|b"\\x00" \* 8': "runtime/http.py",
-    r'"application/vnd\.awslambda\.http-integration-response"': "runtime/http.py",
+    r'b"\\0" \* 8|b"\\x00" \* 8': "wire/integration.py",
+    r'"application/vnd\.awslambda\.http-integration-response"': "wire/integration.py",
     r'"Lambda-Runtime-Function-Error-Type"|"lambda-runtime-function-error-type"': (
-        "runtime/chunked.py"
+        "wire/chunks.py"
     ),
     r'"Lambda-Runtime-Function-Error-Body"|"lambda-runtime-function-error-body"': (
-        "runtime/chunked.py"
+        "wire/chunks.py"
     ),
+    r'"application/vnd\.amazon\.eventstream"': "wire/eventstream.py",
+}
+# Framing written in one module only (it may write it more than once).
+ONLY_IN = {
+    r"%x\\r\\n": "wire/chunks.py",  # a chunk's size line
+    r'b"0\\r\\n': "wire/chunks.py",  # the last chunk
+    r"AWS4-HMAC-SHA256": "wire/sigv4.py",
 }
 
 
@@ -31,6 +38,17 @@ def test_each_protocol_constant_is_written_once(pattern):
         if re.search(pattern, line) and not line.lstrip().startswith("#")
     ]
     assert len(where) == 1 and where[0].startswith(ONCE[pattern] + ":"), where
+
+
+@pytest.mark.parametrize("pattern", ONLY_IN)
+def test_protocol_framing_is_written_in_one_module(pattern):
+    where = {
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if re.search(pattern, line) and not line.lstrip().startswith("#")
+    }
+    assert where == {ONLY_IN[pattern]}, where
 
 
 def test_module_names_tell_modules_apart():

@@ -4,9 +4,10 @@ The runtime runs inside the user's function on whichever managed Python
 the function picked (python3.10 to python3.13 today; ``LAMBDA_PYTHONS`` in
 ``lambdastream.deploy.layer``), and the layer ships it compiled for each.
 The main suite runs on ``.venv``'s Python alone; this runs the runtime's
-own tests, ``tests/runtime`` (framing, SSE, prelude, JSON against
-awslambdaric's, import purity, wire cost) and ``tests/e2e`` (the runtime
-process under ``lambdastream dev``), once per version that
+own tests, ``tests/wire`` (the protocols it ships with: framing,
+trailers, the prelude), ``tests/runtime`` (SSE, JSON against awslambdaric's,
+import purity, wire cost) and ``tests/e2e`` (the runtime process under
+``lambdastream dev``), once per version that
 ``find_interpreters()`` finds, each in a virtualenv of its own next to
 ``.venv``::
 
@@ -54,7 +55,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 from lambdastream.deploy.layer import LAMBDA_PYTHONS, find_interpreters  # noqa: E402
 
-TEST_PATHS = ("tests/runtime", "tests/e2e")
+TEST_PATHS = ("tests/wire", "tests/runtime", "tests/e2e")
 # The dev extra, less what these tests do not use: a test requirement added
 # to pyproject.toml reaches these venvs without a word here, and a Python
 # too new for a lint tool can still test the runtime.

@@ -23,7 +23,7 @@ from lambdastream.bedrock import (
     Usage,
     stream_text,
 )
-from lambdastream.eventstream import EventStreamDecoder
+from lambdastream.wire.eventstream import EventStreamDecoder
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01)
 pytestmark = pytest.mark.timeout(30)

@@ -16,7 +16,7 @@ import pytest
 from h11client import request
 from support import lambda_client, write_handler
 
-from lambdastream.runtime.http import PRELUDE_DELIMITER
+from lambdastream.wire.integration import PRELUDE_DELIMITER
 
 APPS = """
 import asyncio, os, sys

@@ -286,8 +286,8 @@ def test_api_rejects_non_post_cleanly(fn):
 
 @pytest.mark.timeout(30)
 def test_stream_failure_of_ours_still_ends_with_invoke_complete(tmp_path, monkeypatch):
-    from lambdastream.eventstream import EventStreamError
     from lambdastream.local import invoke_api
+    from lambdastream.wire.eventstream import EventStreamError
 
     def frame_payload_chunks(pieces):
         if any(b"boom" in bytes(p) for p in pieces):  # a chunk the dev server cannot send

@@ -24,8 +24,8 @@ import pytest
 from h11client import request
 from support import lambda_client, missing, write_handler
 
-from lambdastream.eventstream import EventStreamDecoder, encode_event
 from lambdastream.local.invoke_api import frame_payload_chunks
+from lambdastream.wire.eventstream import EventStreamDecoder, encode_event
 
 RAW_RUNTIME = Path(__file__).resolve().parents[1] / "raw_runtime.py"
 SENDS = ("sendto", "sendmsg", "sendmmsg", "writev")

@@ -20,7 +20,8 @@ from lambdastream.local.rest_event import (
     build_rest_event,
     route,
 )
-from lambdastream.local.url_event import ACCOUNT_ID, HttpRequest
+from lambdastream.local.url_event import ACCOUNT_ID
+from lambdastream.wire.request import HttpRequest
 
 # Keys of the live capture (vokerhttp/testdata/apigwv1-request.json); its
 # requestContext also has authorizer and operationName, written empty by the

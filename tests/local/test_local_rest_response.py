@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from lambdastream.local.prelude import PreludeDecoder, PreludeError
 from lambdastream.local.rest_response import (
     MAX_REST_PRELUDE,
     map_rest_buffered,
@@ -16,6 +15,7 @@ from lambdastream.local.rest_response import (
     parse_rest_prelude,
     rest_response_headers,
 )
+from lambdastream.wire.prelude import PreludeDecoder, PreludeError
 
 
 def test_aws_example_metadata():

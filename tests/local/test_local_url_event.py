@@ -8,7 +8,8 @@ from urllib.parse import quote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdastream.local.url_event import HttpRequest, body_is_text, build_event
+from lambdastream.local.url_event import body_is_text, build_event
+from lambdastream.wire.request import HttpRequest
 
 
 def event(target="/", headers=(), body=b"", method="GET"):

@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lambdastream.local.invocation import Invocation, parse_trace_header
-from lambdastream.local.url_event import URL_ID, HttpRequest, build_event
+from lambdastream.local.url_event import URL_ID, build_event
+from lambdastream.wire.request import HttpRequest
 
 
 def event(target="/", headers=(), body=b"", method="GET", **kw):

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lambdastream import StreamingResponse, sse
-from lambdastream.runtime.http import PRELUDE_DELIMITER, format_event
+from lambdastream.runtime.http import format_event
+from lambdastream.wire.integration import PRELUDE_DELIMITER
 
 
 def test_prelude_carries_status_headers_and_cookies():

@@ -18,7 +18,7 @@ from lambdastream.bedrock import faults
 
 if TYPE_CHECKING:
     from lambdastream.bedrock.local import BedrockLocal
-    from lambdastream.local.sigv4 import IamAuthorizer
+    from lambdastream.wire.sigv4 import SigV4Verifier
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -147,15 +147,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _authorizer(args: argparse.Namespace) -> IamAuthorizer | None:
+def _authorizer(args: argparse.Namespace) -> SigV4Verifier | None:
     """Beyond loopback, the signature checker (service ``bedrock``); else None."""
     from lambdastream.httpserver import is_loopback
 
     if is_loopback(args.host):
         return None
-    from lambdastream.local.sigv4 import IamAuthorizer
+    from lambdastream.credentials import local_credentials
+    from lambdastream.wire.sigv4 import SigV4Verifier
 
-    return IamAuthorizer.with_local_credentials(args.region, service="bedrock")
+    return SigV4Verifier(args.region, local_credentials(), service="bedrock")
 
 
 def _describe(handler: BedrockLocal) -> str:

@@ -61,10 +61,12 @@ from lambdastream.bedrock.families import (
     read_converse_request,
 )
 from lambdastream.bedrock.scripted import ScriptedBackend, default_script
-from lambdastream.eventstream import encode_event, encode_exception
 from lambdastream.httpserver import AsyncResponse, ResponseWriter, async_app, serve
-from lambdastream.local.sigv4 import AuthError, IamAuthorizer
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.wire.eventstream import CONTENT_TYPE as EVENT_STREAM
+from lambdastream.wire.eventstream import encode_event, encode_exception
+from lambdastream.wire.request import HttpRequest
+from lambdastream.wire.sigv4 import ALGORITHM as SIGV4_ALGORITHM
+from lambdastream.wire.sigv4 import AuthError, SigV4Verifier
 
 OPERATIONS = ("invoke", "invoke-with-response-stream", "converse", "converse-stream")
 STREAMING = ("invoke-with-response-stream", "converse-stream")
@@ -130,7 +132,7 @@ class BedrockLocal:
         self,
         backend: Backend,
         fault_specs: list[str] | None = None,
-        authorize: IamAuthorizer | None = None,
+        authorize: SigV4Verifier | None = None,
     ) -> None:
         self.backend = backend
         self.global_directives = [faults.parse_spec(s) for s in fault_specs or []]
@@ -188,7 +190,7 @@ class BedrockLocal:
         authorization = next(
             (value for name, value in request.headers if name.lower() == "authorization"), ""
         )
-        if not authorization.startswith("AWS4-HMAC-SHA256"):
+        if not authorization.startswith(SIGV4_ALGORITHM):
             raise ApiError(
                 "MissingAuthenticationTokenException", "Missing Authentication Token", 403
             )
@@ -278,7 +280,7 @@ class BedrockLocal:
         converse = call.operation == "converse-stream"
         first = await _first_event(events)  # errors before the first token stay HTTP errors
         headers = [
-            ("Content-Type", "application/vnd.amazon.eventstream"),
+            ("Content-Type", EVENT_STREAM),
             ("x-amzn-RequestId", request_id),
         ]
         if not converse:

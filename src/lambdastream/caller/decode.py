@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdastream.runtime.chunked import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
-from lambdastream.runtime.http import PRELUDE_DELIMITER
+from lambdastream.wire.chunks import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
+from lambdastream.wire.prelude import PreludeSplitter, json_object
 
 __all__ = [
     "ApiError",
@@ -35,9 +35,6 @@ __all__ = [
     "region_from_url",
 ]
 
-# API Gateway wants the prelude and its delimiter within the first 16 KiB;
-# past that, a payload that began with "{" is a body, not a prelude.
-PRELUDE_LIMIT = 16 * 1024
 # The trailers as a client sees them, header names lower-cased.
 ERROR_TYPE_HEADER = ERROR_TYPE_TRAILER.lower()
 ERROR_BODY_HEADER = ERROR_BODY_TRAILER.lower()
@@ -144,77 +141,6 @@ def region_from_url(url: str) -> str | None:
     host = urllib.parse.urlsplit(url).hostname or ""
     match = _LAMBDA_URL_HOST.search(host)
     return match.group(1) if match else None
-
-
-class PreludeSplitter:
-    """Split an ``InvokeWithResponseStream`` payload into prelude and body.
-
-    A streamed HTTP answer's payload starts with the JSON prelude
-    (``{"statusCode": ...}``) and 8 NUL bytes, which Lambda does not strip
-    for SDK callers. Feed payload chunks in order; :meth:`feed` returns body
-    bytes that are safe to show. Bytes are held back only while the payload
-    could still be a prelude (it starts with ``{``, no delimiter yet, under
-    16 KiB), so a plain answer passes through with no delay.
-
-    >>> s = PreludeSplitter()
-    >>> s.feed(b'{"statusCode": 404, "headers": {}}')
-    b''
-    >>> s.feed(b"\\0" * 8 + b"not found")
-    b'not found'
-    >>> s.prelude
-    {'statusCode': 404, 'headers': {}}
-    >>> PreludeSplitter().feed(b"plain text")
-    b'plain text'
-    """
-
-    def __init__(self) -> None:
-        self.prelude: dict[str, Any] | None = None
-        self._held = bytearray()
-        self._decided = False
-
-    @property
-    def decided(self) -> bool:
-        """True once the payload is known to have (or not have) a prelude."""
-        return self._decided
-
-    def feed(self, chunk: bytes) -> bytes:
-        """Take the next payload chunk; return the body bytes it releases."""
-        if self._decided:
-            return chunk
-        self._held += chunk
-        if not self._held:
-            return b""
-        if self._held[:1] != b"{":
-            return self._release(0)
-        at = self._held.find(PRELUDE_DELIMITER)
-        if at >= 0:
-            prelude = json_object(bytes(self._held[:at]))
-            if prelude is not None:
-                self.prelude = prelude
-                return self._release(at + len(PRELUDE_DELIMITER))
-            return self._release(0)
-        if len(self._held) > PRELUDE_LIMIT:
-            return self._release(0)
-        return b""
-
-    def finish(self) -> bytes:
-        """The payload ended: release whatever is still held."""
-        return b"" if self._decided else self._release(0)
-
-    def _release(self, start: int) -> bytes:
-        self._decided = True
-        rest = bytes(self._held[start:])
-        self._held.clear()
-        return rest
-
-
-def json_object(raw: bytes) -> dict[str, Any] | None:
-    """``raw`` as a JSON object, or None when it is not one."""
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 class SseErrorWatcher:

@@ -40,7 +40,6 @@ from typing import Any
 from lambdastream.caller.decode import (
     ERROR_BODY_HEADER,
     ERROR_TYPE_HEADER,
-    PRELUDE_LIMIT,
     ApiError,
     CredentialsError,
     Data,
@@ -55,6 +54,7 @@ from lambdastream.caller.decode import (
     parse_function_error,
     region_from_url,
 )
+from lambdastream.wire.integration import REST_PRELUDE_LIMIT
 
 __all__ = [
     "CredentialsError",
@@ -362,7 +362,7 @@ def _invoke_events(response: Mapping[str, Any]) -> Iterator[Event]:
             if splitter.prelude is not None:
                 mode = "stream"
                 yield _head_from_prelude(splitter.prelude)
-            elif body.startswith(b"{") and b'"statusCode"' in body[:PRELUDE_LIMIT]:
+            elif body.startswith(b"{") and b'"statusCode"' in body[:REST_PRELUDE_LIMIT]:
                 mode = "hold"
             else:
                 mode = "stream"

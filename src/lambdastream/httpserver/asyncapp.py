@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 
 from lambdastream.httpserver.writer import ResponseWriter
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.wire.request import HttpRequest
 
 __all__ = ["AsyncHandler", "AsyncResponse", "async_app"]
 

@@ -34,7 +34,7 @@ from lambdastream.httpserver.reader import (
     RequestReader,
 )
 from lambdastream.httpserver.writer import REASONS, ResponseWriter
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.wire.request import HttpRequest
 
 __all__ = ["App", "Connection", "Site", "refused_answer"]
 

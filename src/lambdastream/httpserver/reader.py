@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import httptools
 
 from lambdastream.httpserver.limits import MAX_HEAD, MAX_HEADERS, UploadBudget
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.wire.request import HttpRequest
 
 __all__ = ["Failed", "Item", "Received", "Refused", "RequestReader"]
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import Protocol
 
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.wire.chunks import frame_chunks, last_chunk
+from lambdastream.wire.request import HttpRequest
 
 __all__ = ["REASONS", "ResponseWriter", "http_date"]
 
@@ -187,12 +188,12 @@ class ResponseWriter:
         else:
             frames = getattr(pieces, "frames", None)
             if frames is None:
-                _frame(pieces, out)
+                out += frame_chunks(pieces)
             else:
                 first, stop, raw = frames
-                _frame(pieces[:first], out)
+                out += frame_chunks(pieces[:first])
                 out.append(raw)
-                _frame(pieces[stop:], out)
+                out += frame_chunks(pieces[stop:])
         if out:
             self._conn.writelines(out)
 
@@ -201,10 +202,10 @@ class ResponseWriter:
         if self.finished:
             return
         # Encoded first: trailers that cannot be sent raise with nothing sent.
-        tail = "".join(f"{k}: {v}\r\n" for k, v in trailers or ()).encode("latin-1")
+        tail = last_chunk(trailers or ())
         head, self._head = self._head, b""
         if self._chunked and not self._head_only:
-            self._conn.write(head + b"0\r\n" + tail + b"\r\n")
+            self._conn.write(head + tail)
         elif head:
             self._conn.write(head)
         if not self._chunked and not self._bodiless:
@@ -244,10 +245,3 @@ class ResponseWriter:
         # reference counting, not by a later garbage collection.
         self.on_pause = self.on_resume = self.on_close = _nothing
         self._conn.response_done(self._keep_alive)
-
-
-def _frame(pieces: list[memoryview] | list[bytes], out: list[bytes | memoryview]) -> None:
-    """Append each non-empty piece to ``out`` as one chunk (an empty one would end the body)."""
-    for piece in pieces:
-        if len(piece):
-            out += (b"%x\r\n" % len(piece), piece, b"\r\n")

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from lambdastream.local.iam import IamAuthorizer
     from lambdastream.local.logs import LogPrinter
     from lambdastream.local.rest_api import RestApi
-    from lambdastream.local.sigv4 import IamAuthorizer
 
 __all__ = ["add_arguments", "run"]
 
@@ -67,7 +67,7 @@ def _positive(text: str) -> int:
 
 def _header_value(text: str) -> str:
     """A ``--cors-*`` value: it is sent as a header, so it must be one."""
-    from lambdastream.local.prelude import sendable
+    from lambdastream.wire.prelude import sendable
 
     if not sendable(text):
         raise argparse.ArgumentTypeError(
@@ -462,7 +462,7 @@ async def _serve(args: argparse.Namespace) -> None:
     beyond_loopback = not is_loopback(args.host)
     authorize = None
     if args.auth == "AWS_IAM" or beyond_loopback:
-        from lambdastream.local.sigv4 import IamAuthorizer
+        from lambdastream.local.iam import IamAuthorizer
 
         authorize = IamAuthorizer.with_local_credentials(args.region)
     cors = None
@@ -484,7 +484,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
         rest_authorize = None
         if args.auth == "AWS_IAM":
-            from lambdastream.local.sigv4 import IamAuthorizer
+            from lambdastream.local.iam import IamAuthorizer
 
             # An AWS_IAM method: requests signed for execute-api, not lambda.
             rest_authorize = IamAuthorizer.with_local_credentials(args.region, SIGNING_SERVICE)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.wire.request import HttpRequest
 
 __all__ = ["CorsConfig"]
 

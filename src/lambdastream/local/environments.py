@@ -29,13 +29,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdastream.local.iam import ACCOUNT_ID
 from lambdastream.local.invocation import FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter, report_line
 from lambdastream.local.runtime_api import MAX_STREAMED_RESPONSE, RuntimeApi
 
 __all__ = ["FunctionConfig", "Pool", "TooManyRequests"]
 
-ACCOUNT_ID = "123456789012"
 LOG_TAIL = 4096
 # Asynchronous invokes waiting for an environment: at most this many, and
 # this much payload (1 MB each at most); beyond, TooManyRequestsException.

@@ -39,9 +39,9 @@ from lambdastream.httpserver import ResponseWriter
 from lambdastream.local.environments import Pool, TooManyRequests
 from lambdastream.local.invocation import FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
-from lambdastream.local.prelude import Prelude, PreludeDecoder, PreludeError
 from lambdastream.local.url_response import HttpResponse
-from lambdastream.runtime.chunked import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
+from lambdastream.wire.chunks import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
+from lambdastream.wire.prelude import Prelude, PreludeDecoder, PreludeError
 
 __all__ = ["TRAILERS", "Frontend", "ResponseSink", "error_trailers", "event_json"]
 

@@ -27,10 +27,11 @@ from lambdastream.local.environments import Pool
 from lambdastream.local.frontend import TRAILERS, Frontend, ResponseSink, event_json
 from lambdastream.local.invocation import TRACE_HEADER, Invocation
 from lambdastream.local.logs import LogPrinter
-from lambdastream.local.prelude import HTTP_INTEGRATION_CONTENT_TYPE, Prelude, PreludeDecoder
-from lambdastream.local.sigv4 import AuthError
-from lambdastream.local.url_event import HttpRequest, build_event
+from lambdastream.local.url_event import build_event
 from lambdastream.local.url_response import HttpResponse, map_buffered, response_headers
+from lambdastream.wire.prelude import HTTP_INTEGRATION_CONTENT_TYPE, Prelude, PreludeDecoder
+from lambdastream.wire.request import HttpRequest
+from lambdastream.wire.sigv4 import AuthError
 
 __all__ = ["MAX_REQUEST", "TRAILERS", "FunctionUrl", "event_json"]
 

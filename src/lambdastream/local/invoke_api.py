@@ -32,21 +32,20 @@ import base64
 import binascii
 import json
 import re
-import struct
 import traceback
 import uuid
 from urllib.parse import parse_qs, unquote
-from zlib import crc32
 
-from lambdastream.eventstream import EventStreamError, encode_event, encode_headers
 from lambdastream.httpserver import ResponseWriter
-from lambdastream.local.chunked import Pieces
 from lambdastream.local.environments import FunctionConfig, Pool, TooManyRequests
+from lambdastream.local.iam import ACCOUNT_ID, LOCAL_USER_ARN, IamAuthorizer
 from lambdastream.local.invocation import TRACE_HEADER, FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
 from lambdastream.local.runtime_api import MAX_BUFFERED_RESPONSE
-from lambdastream.local.sigv4 import LOCAL_USER_ARN, AuthError, IamAuthorizer
-from lambdastream.local.url_event import ACCOUNT_ID, HttpRequest
+from lambdastream.wire.eventstream import CONTENT_TYPE as EVENT_STREAM
+from lambdastream.wire.eventstream import EventStreamError, encode_event, frame_payload_chunks
+from lambdastream.wire.request import HttpRequest
+from lambdastream.wire.sigv4 import AuthError
 
 __all__ = ["MAX_PAYLOAD", "InvokeApi"]
 
@@ -406,7 +405,7 @@ class _StreamSink:
         self.writer.start(
             200,
             [
-                ("content-type", "application/vnd.amazon.eventstream"),
+                ("content-type", EVENT_STREAM),
                 ("x-amzn-RequestId", inv.request_id),
                 ("X-Amz-Executed-Version", "$LATEST"),
             ],
@@ -440,66 +439,6 @@ class _StreamSink:
             except Exception as again:  # nothing more can be said: just end the stream
                 traceback.print_exception(again)
         writer.abort()
-
-
-# PayloadChunk's header block is the same for every chunk: encoded once.
-_CHUNK_HEADERS = encode_headers(
-    (
-        (":event-type", "PayloadChunk"),
-        (":content-type", "application/octet-stream"),
-        (":message-type", "event"),
-    )
-)
-_MESSAGE_PRELUDE = struct.Struct(">II")  # total length, headers length
-_UINT32 = struct.Struct(">I")
-_MESSAGE_OVERHEAD = 16  # prelude (8) + its CRC (4) + the message CRC (4)
-
-
-def frame_payload_chunks(pieces: list[memoryview] | list[bytes]) -> Pieces | None:
-    """One read's chunks as ``PayloadChunk`` events in one buffer, or None if all are empty.
-
-    Each non-empty piece stays one event (a caller sees each write of the
-    function, as from Lambda). All the events of one read go out as one HTTP
-    chunk in one buffer, built in a single pass: each payload is copied once
-    (``encode_event`` per piece, then joining its results, copies twice) and
-    the connection sends the read with one write. A chunk never waits for a
-    later read. The result is ``Pieces`` whose ``frames`` hold that chunk's
-    framing, so ``ResponseWriter.write`` sends it as built; its one piece is
-    the events alone, for a client the answer reaches unchunked (HTTP/1.0).
-
-    >>> from lambdastream.eventstream import EventStreamDecoder
-    >>> out = frame_payload_chunks([b"hi", b"", b"there"])
-    >>> raw = bytes(out.frames[2])  # one HTTP chunk: size line, both events, CRLF
-    >>> raw.startswith(b"%x\\r\\n" % len(out[0])) and raw.endswith(b"\\r\\n")
-    True
-    >>> [m.payload for m in EventStreamDecoder().feed(bytes(out[0]))]
-    [b'hi', b'there']
-    """
-    block = _CHUNK_HEADERS
-    block_size = len(block)
-    pack_prelude, pack_crc = _MESSAGE_PRELUDE.pack, _UINT32.pack
-    parts: list[bytes | memoryview] = [b""]  # the chunk-size line, once the size is known
-    size = 0
-    for piece in pieces:
-        length = len(piece)
-        if not length:
-            continue
-        total = _MESSAGE_OVERHEAD + block_size + length
-        prelude = pack_prelude(total, block_size)
-        prelude += pack_crc(crc32(prelude))
-        # The running CRC (as eventstream._frame does): the message is never built twice.
-        parts += (prelude, block, piece, pack_crc(crc32(piece, crc32(block, crc32(prelude)))))
-        size += total
-    if not size:
-        return None
-    head = b"%x\r\n" % size
-    parts[0] = head
-    parts.append(b"\r\n")
-    raw = memoryview(b"".join(parts))
-    out = Pieces()
-    out.append(raw[len(head) : -2])
-    out.frames = (0, 1, raw)
-    return out
 
 
 def _invoke_complete(error: FunctionError | None, log_tail: bytes | None) -> bytes:

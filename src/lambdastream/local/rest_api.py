@@ -50,9 +50,9 @@ from lambdastream.httpserver import ResponseWriter
 from lambdastream.local.environments import Pool
 from lambdastream.local.frontend import Frontend, ResponseSink, error_trailers
 from lambdastream.local.function_url import MAX_REQUEST
+from lambdastream.local.iam import ACCOUNT_ID, LOCAL_USER_ARN, IamAuthorizer
 from lambdastream.local.invocation import TRACE_HEADER, FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
-from lambdastream.local.prelude import HTTP_INTEGRATION_CONTENT_TYPE, Prelude, PreludeDecoder
 from lambdastream.local.rest_event import (
     DEFAULT_STAGE,
     build_rest_event,
@@ -65,9 +65,10 @@ from lambdastream.local.rest_response import (
     parse_rest_prelude,
     rest_response_headers,
 )
-from lambdastream.local.sigv4 import LOCAL_USER_ARN, AuthError, IamAuthorizer
-from lambdastream.local.url_event import ACCOUNT_ID, HttpRequest
 from lambdastream.local.url_response import HttpResponse
+from lambdastream.wire.prelude import HTTP_INTEGRATION_CONTENT_TYPE, Prelude, PreludeDecoder
+from lambdastream.wire.request import HttpRequest
+from lambdastream.wire.sigv4 import AuthError
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "MAX_REQUEST", "SIGNING_SERVICE", "RestApi"]
 

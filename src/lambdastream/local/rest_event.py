@@ -57,12 +57,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from lambdastream.local.url_event import (
-    ACCOUNT_ID,
-    HttpRequest,
-    event_body,
-    hop_by_hop,
-)
+from lambdastream.local.iam import ACCOUNT_ID
+from lambdastream.local.url_event import event_body, hop_by_hop
+from lambdastream.wire.request import HttpRequest
 
 __all__ = [
     "API_ID",

@@ -36,14 +36,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdastream.local.prelude import (
+from lambdastream.local.url_response import HttpResponse, body_bytes, response_object, wire_headers
+from lambdastream.wire.prelude import (
     Prelude,
     PreludeError,
     header_value,
     read_prelude,
     status_code,
 )
-from lambdastream.local.url_response import HttpResponse, body_bytes, response_object, wire_headers
 
 __all__ = [
     "MAX_REST_PRELUDE",

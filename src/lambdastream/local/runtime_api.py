@@ -31,9 +31,9 @@ from typing import Protocol
 import httptools
 
 from lambdastream.httpserver import http_date
-from lambdastream.local.chunked import ChunkedDecoder, ChunkedError
 from lambdastream.local.invocation import FunctionError, Invocation
-from lambdastream.runtime.chunked import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
+from lambdastream.wire.chunks import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
+from lambdastream.wire.dechunk import ChunkedDecoder, ChunkedError
 
 __all__ = [
     "MAX_BUFFERED_RESPONSE",

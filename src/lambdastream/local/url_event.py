@@ -36,14 +36,14 @@ from __future__ import annotations
 import base64
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
+from lambdastream.local.iam import ACCOUNT_ID
 from lambdastream.local.invocation import TRACE_HEADER
+from lambdastream.wire.request import HttpRequest
 
 __all__ = [
-    "ACCOUNT_ID",
     "URL_ID",
     "HttpRequest",
     "body_is_text",
@@ -52,7 +52,6 @@ __all__ = [
     "hop_by_hop",
 ]
 
-ACCOUNT_ID = "123456789012"
 # Function URL ids are 32 lowercase alphanumerics (the live capture below has
 # "2cxn22odiwguak4feg4jtt7cwm0ziblr"); a fixed one names the local URL.
 URL_ID = "lambdastreamlocal000000000000000"
@@ -81,27 +80,6 @@ _TEXT_TYPES = (
     "application/graphql",
     "application/x-ndjson",
 )
-
-
-@dataclass
-class HttpRequest:
-    """One parsed HTTP request as the Function URL frontend received it."""
-
-    method: str
-    target: str  # the request target as sent: path plus optional ?query
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    http_version: str = "1.1"
-
-    def header(self, name: str) -> str | None:
-        """The value of header ``name`` (any case), repeats joined with commas.
-
-        >>> HttpRequest("GET", "/", [("X-A", "1"), ("x-a", "2")]).header("x-a")
-        '1,2'
-        """
-        name = name.lower()
-        values = [value for key, value in self.headers if key.lower() == name]
-        return ",".join(values) if values else None
 
 
 def body_is_text(content_type: str | None) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdastream.local.prelude import Prelude, PreludeError, parse_prelude
+from lambdastream.wire.prelude import Prelude, PreludeError, parse_prelude
 
 __all__ = [
     "HttpResponse",

@@ -141,7 +141,7 @@ class AnswerLost(RuntimeAPIError):
 
 
 def _fault(error_type: str, message: str) -> Exception:
-    from lambdastream.runtime.errors import RuntimeFault
+    from lambdastream.runtime.fault import RuntimeFault
 
     return RuntimeFault(error_type, message)
 
@@ -167,7 +167,7 @@ class Reply:
         _check(answer, "response")
 
     def stream_http(self, response) -> None:  # type: ignore[no-untyped-def]
-        from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
+        from lambdastream.wire.integration import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
 
         # The prelude leaves with the first body chunk: an exception raised
         # before the body yields anything is still a clean invocation error.
@@ -215,7 +215,7 @@ class Reply:
 
         The prelude leaves with the first chunk (or with :meth:`finish`).
         """
-        from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
+        from lambdastream.wire.integration import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
 
         self.prelude = (prelude, PRELUDE_DELIMITER)
         self._open(HTTP_INTEGRATION_CONTENT_TYPE)

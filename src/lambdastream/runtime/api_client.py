@@ -10,13 +10,14 @@ TCP_NODELAY, because a streamed chunk must leave the moment it is written.
 import _socket
 import os
 
-from lambdastream.runtime.chunked import (
+from lambdastream.wire.chunks import (
     ERROR_BODY_TRAILER,
     ERROR_TYPE_TRAILER,
     LAST_CHUNK,
     frame_chunk,
     frame_chunks,
     last_chunk_with_error,
+    size_line,
 )
 
 TYPE_CHECKING = False
@@ -47,7 +48,6 @@ _RECV_SIZE = 64 * 1024
 # to spare, a chunk size line. A bad peer gets one line, not our memory.
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 32 * 1024 * 1024
-_MAX_SIZE_LINE = 1024
 
 
 class RuntimeAPIError(Exception):
@@ -186,7 +186,7 @@ class RuntimeClient:
             self.reset()
             return self._request(request)
 
-    def _request(self, request: "bytes | list[bytes]") -> Response:
+    def _request(self, request: "bytes | list[bytes | memoryview]") -> Response:
         sock = self._connection()
         try:
             if isinstance(request, list):
@@ -238,37 +238,25 @@ class RuntimeClient:
         return bytes(body), b""
 
     def _read_chunked(self, sock: _socket.socket, data: bytes) -> tuple[bytes, bytes]:
+        # Lambda answers with Content-Length; a chunked answer is rare enough
+        # that its decoder loads only when one comes.
+        from lambdastream.wire.dechunk import ChunkedDecoder, ChunkedError
+
+        decoder = ChunkedDecoder(max_trailers=_MAX_HEAD)
         parts: list[bytes] = []
-        pos = 0
         total = 0
-        while True:
-            while (eol := data.find(b"\r\n", pos)) == -1:
-                if len(data) - pos > _MAX_SIZE_LINE:
-                    self._malformed("a chunk size line that does not end")
-                data = data[pos:] + self._recv(sock)
-                pos = 0
-            digits = data[pos:eol].split(b";")[0].strip()
-            if not digits or len(digits) > 8 or digits.strip(b"0123456789abcdefABCDEF"):
-                self._malformed(f"chunk size {bytes(data[pos:eol][:40])!r}")
-            size = int(digits, 16)
-            total += size
-            if total > _MAX_BODY:
-                self._malformed(f"a chunked body over {_MAX_BODY} bytes")
-            pos = eol + 2
-            if size == 0:
-                while (end := data.find(b"\r\n", pos)) != pos:  # skip trailers
-                    if end == -1:
-                        if len(data) - pos > _MAX_HEAD:
-                            self._malformed("trailers that do not end")
-                        data = data[pos:] + self._recv(sock)
-                        pos = 0
-                    else:
-                        pos = end + 2
-                return b"".join(parts), data[pos + 2 :]
-            while len(data) < pos + size + 2:
-                data += self._recv(sock)
-            parts.append(data[pos : pos + size])
-            pos += size + 2
+        try:
+            while True:
+                for piece in decoder.feed(data):
+                    total += len(piece)
+                    if total > _MAX_BODY:
+                        self._malformed(f"a chunked body over {_MAX_BODY} bytes")
+                    parts.append(bytes(piece))
+                if decoder.done:
+                    return b"".join(parts), decoder.tail
+                data = self._recv(sock)
+        except ChunkedError as exc:
+            self._malformed(str(exc))
 
     def _malformed(self, what: str) -> "NoReturn":
         # The connection is in an unknown state: drop it.
@@ -318,14 +306,14 @@ class ResponseStream:
         """
         sock = self._client._connection()
         sendall = sock.sendall
+        frame = frame_chunk
 
         def write(data: bytes) -> None:
-            size = len(data)
             try:
-                if size <= _COPY_LIMIT:
-                    sendall(b"%x\r\n%b\r\n" % (size, data))
+                if len(data) <= _COPY_LIMIT:
+                    sendall(frame(data))
                 else:
-                    send_buffers(sock, [b"%x\r\n" % size, data, b"\r\n"])
+                    send_buffers(sock, [size_line(len(data)), data, b"\r\n"])
             except OSError as exc:
                 self._failed(exc)
 
@@ -369,7 +357,7 @@ class ResponseStream:
         except OSError as exc:
             self._failed(exc)
 
-    def _send_parts(self, parts: list[bytes]) -> None:
+    def _send_parts(self, parts: "list[bytes | memoryview]") -> None:
         if self.broken is not None:
             raise self.broken
         try:
@@ -383,7 +371,7 @@ class ResponseStream:
         raise self.broken from None
 
 
-def send_buffers(sock: _socket.socket, buffers: "list[bytes]") -> None:
+def send_buffers(sock: _socket.socket, buffers: "list[bytes | memoryview]") -> None:
     """Send ``buffers`` in order: one ``sendmsg`` for up to the kernel's limit of them.
 
     Past ``IOV_MAX`` buffers a single call fails (EMSGSIZE), so they go in
@@ -397,7 +385,7 @@ def send_buffers(sock: _socket.socket, buffers: "list[bytes]") -> None:
             size = len(buffer)
             if sent < size:
                 # Part of this buffer left: the rest of it goes first.
-                buffers = [memoryview(buffer)[sent:], *buffers[start + 1 :]]  # type: ignore[list-item]
+                buffers = [memoryview(buffer)[sent:], *buffers[start + 1 :]]
                 start = 0
                 break
             sent -= size

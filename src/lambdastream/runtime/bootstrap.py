@@ -256,7 +256,7 @@ def _process_pth_files(directories: "list[str]") -> None:
 def load_handler(spec: str):  # type: ignore[no-untyped-def]
     """Import ``module.function`` and return the function.
 
-    Raises :class:`~lambdastream.runtime.errors.RuntimeFault` with Lambda's init error types:
+    Raises :class:`~lambdastream.runtime.fault.RuntimeFault` with Lambda's init error types:
     ``Runtime.MalformedHandlerName``, ``Runtime.ImportModuleError``,
     ``Runtime.UserCodeSyntaxError``, ``Runtime.HandlerNotFound``. Any other
     exception raised while the module runs propagates as the user's own.
@@ -355,6 +355,6 @@ def report_init_error(client: RuntimeClient, exc: BaseException, exit_code: int 
 
 def _fault(error_type: str, message: str, trace: "list[str] | None" = None) -> Exception:
     # errors.py loads only when something fails: not on the cold-start path.
-    from lambdastream.runtime.errors import RuntimeFault
+    from lambdastream.runtime.fault import RuntimeFault
 
     return RuntimeFault(error_type, message, trace)

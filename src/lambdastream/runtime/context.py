@@ -181,7 +181,7 @@ def _parse_json_header(value: str, name: str) -> object:
     try:
         return loads(value)
     except ValueError as exc:
-        from lambdastream.runtime.errors import RuntimeFault
+        from lambdastream.runtime.fault import RuntimeFault
 
         raise RuntimeFault(
             "Runtime.LambdaContextUnmarshalError", f"Unable to parse {name} JSON: {exc}"

@@ -12,10 +12,20 @@ never need it.
 
 from __future__ import annotations
 
+__all__ = [
+    "RuntimeFault",
+    "error_from_exception",
+    "error_json",
+    "log_error",
+    "make_error",
+    "user_stack_trace",
+]
+
 import json
 import os
 import sys
 
+from lambdastream.runtime.fault import RuntimeFault
 from lambdastream.runtime.marshal import _ENSURE_ASCII
 
 # The frames a traceback starts with before it reaches the user's code are
@@ -25,16 +35,6 @@ from lambdastream.runtime.marshal import _ENSURE_ASCII
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "asyncio") + os.sep
 _RUNTIME_FRAMES = (_RUNTIME_DIR, _ASYNCIO_DIR)
-
-
-class RuntimeFault(Exception):
-    """A failure the runtime reports under a ``Runtime.*`` error type."""
-
-    def __init__(self, error_type: str, message: str, stack_trace: list[str] | None = None):
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.stack_trace = stack_trace or []
 
 
 def error_from_exception(exc: BaseException, request_id: str = "") -> dict:

@@ -6,6 +6,7 @@ chunk per item the body yields. :func:`sse` frames Server-Sent Events.
 """
 
 from lambdastream.runtime.marshal import compact_json
+from lambdastream.wire.integration import frame_prelude, prelude_object
 
 # typing and collections.abc cost milliseconds of every cold start that
 # imports StreamingResponse: annotations only, checked duck-typed at run time.
@@ -17,8 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     Chunk = bytes | bytearray | memoryview | str
     HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
-HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
-PRELUDE_DELIMITER = b"\0" * 8
+__all__ = ["StreamingResponse", "format_event", "sse"]
 
 
 class StreamingResponse:
@@ -86,15 +86,9 @@ class StreamingResponse:
         self.cookies = jar
 
     def prelude(self) -> bytes:
-        """Return the HTTP integration prelude: JSON and the 8-NUL delimiter.
-
-        JSON escapes control characters, so the prelude itself never holds a
-        NUL byte that a reader would mistake for the delimiter.
-        """
-        meta: dict[str, Any] = {"statusCode": self.status_code, "headers": self.headers}
-        if self.cookies:
-            meta["cookies"] = self.cookies
-        return compact_json(meta).encode() + PRELUDE_DELIMITER
+        """Return the HTTP integration prelude: JSON and the 8-NUL delimiter."""
+        meta = prelude_object(self.status_code, self.headers, self.cookies)
+        return frame_prelude(compact_json(meta).encode())
 
 
 class sse:

@@ -129,7 +129,7 @@ def encode_result(result: object) -> tuple[bytes, str]:
     try:
         text = _encode(result)
     except Exception as exc:  # any encoding failure is the user's result, not ours
-        from lambdastream.runtime.errors import RuntimeFault
+        from lambdastream.runtime.fault import RuntimeFault
 
         raise RuntimeFault("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
     if _ENCODED_MARK in text:
@@ -185,6 +185,6 @@ def decode_event(body: bytes, content_type: str | None) -> object:
     try:
         return loads(body)
     except Exception as exc:
-        from lambdastream.runtime.errors import RuntimeFault
+        from lambdastream.runtime.fault import RuntimeFault
 
         raise RuntimeFault("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None

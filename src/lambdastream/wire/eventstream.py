@@ -20,7 +20,7 @@ the small wrappers below so a header's wire type is never guessed.
 
 Example::
 
-    >>> from lambdastream.eventstream import EventStreamDecoder, encode_event
+    >>> from lambdastream.wire.eventstream import EventStreamDecoder, encode_event
     >>> frame = encode_event("chunk", b'{"bytes": "aGk="}')
     >>> [m.headers[":event-type"] for m in EventStreamDecoder().feed(frame)]
     ['chunk']
@@ -32,7 +32,11 @@ import struct
 from collections.abc import Iterable, Mapping
 from zlib import crc32
 
+from lambdastream.wire.chunks import size_line
+from lambdastream.wire.dechunk import Pieces
+
 __all__ = [
+    "CONTENT_TYPE",
     "MAX_HEADERS_LENGTH",
     "MAX_PAYLOAD_LENGTH",
     "EventStreamDecoder",
@@ -48,8 +52,10 @@ __all__ = [
     "encode_event",
     "encode_exception",
     "encode_message",
+    "frame_payload_chunks",
 ]
 
+CONTENT_TYPE = "application/vnd.amazon.eventstream"
 # The same limits botocore enforces when it decodes.
 MAX_HEADERS_LENGTH = 128 * 1024
 MAX_PAYLOAD_LENGTH = 24 * 1024 * 1024
@@ -407,3 +413,61 @@ class EventStreamDecoder:
         # One compaction per feed keeps decoding linear in the bytes received.
         del buffer[:pos]
         return messages
+
+
+# -- Lambda's InvokeWithResponseStream, as a relay sends it ------------------------
+
+# PayloadChunk's header block is the same for every chunk: encoded once.
+_CHUNK_HEADERS = encode_headers(
+    (
+        (":event-type", "PayloadChunk"),
+        (":content-type", "application/octet-stream"),
+        (":message-type", "event"),
+    )
+)
+
+
+def frame_payload_chunks(pieces: list[memoryview] | list[bytes]) -> Pieces | None:
+    """One read's chunks as ``PayloadChunk`` events in one buffer, or None if all are empty.
+
+    Each non-empty piece stays one event (a caller sees each write of the
+    function, as from Lambda). All the events of one read go out as one HTTP
+    chunk in one buffer, built in a single pass: each payload is copied once
+    (``encode_event`` per piece, then joining its results, copies twice) and
+    the connection sends the read with one write. A chunk never waits for a
+    later read. The result is ``Pieces`` whose ``frames`` hold that chunk's
+    framing, so ``ResponseWriter.write`` sends it as built; its one piece is
+    the events alone, for a client the answer reaches unchunked (HTTP/1.0).
+
+    >>> out = frame_payload_chunks([b"hi", b"", b"there"])
+    >>> raw = bytes(out.frames[2])  # one HTTP chunk: size line, both events, CRLF
+    >>> raw.startswith(b"%x\\r\\n" % len(out[0])) and raw.endswith(b"\\r\\n")
+    True
+    >>> [m.payload for m in EventStreamDecoder().feed(bytes(out[0]))]
+    [b'hi', b'there']
+    """
+    block = _CHUNK_HEADERS
+    block_size = len(block)
+    pack_prelude, pack_crc = _PRELUDE.pack, _UINT32.pack
+    parts: list[bytes | memoryview] = [b""]  # the chunk-size line, once the size is known
+    size = 0
+    for piece in pieces:
+        length = len(piece)
+        if not length:
+            continue
+        total = _OVERHEAD + block_size + length
+        prelude = pack_prelude(total, block_size)
+        prelude += pack_crc(crc32(prelude))
+        # The running CRC (as eventstream._frame does): the message is never built twice.
+        parts += (prelude, block, piece, pack_crc(crc32(piece, crc32(block, crc32(prelude)))))
+        size += total
+    if not size:
+        return None
+    head = size_line(size)
+    parts[0] = head
+    parts.append(b"\r\n")
+    raw = memoryview(b"".join(parts))
+    out = Pieces()
+    out.append(raw[len(head) : -2])
+    out.frames = (0, 1, raw)
+    return out

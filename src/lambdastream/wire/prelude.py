@@ -24,7 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdastream.runtime.http import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
+from lambdastream.wire.integration import (
+    HTTP_INTEGRATION_CONTENT_TYPE,
+    PRELUDE_DELIMITER,
+    REST_PRELUDE_LIMIT,
+)
 
 __all__ = [
     "DELIMITER",
@@ -33,8 +37,10 @@ __all__ = [
     "Prelude",
     "PreludeDecoder",
     "PreludeError",
+    "PreludeSplitter",
     "cookie_list",
     "header_value",
+    "json_object",
     "parse_prelude",
     "read_prelude",
     "sendable",
@@ -222,3 +228,74 @@ class PreludeDecoder:
                 raise PreludeError("stream ended before the prelude delimiter")
             self.prelude = Prelude()
         return self.prelude
+
+
+class PreludeSplitter:
+    """Split an ``InvokeWithResponseStream`` payload into prelude and body (a caller's side).
+
+    A streamed HTTP answer's payload starts with the JSON prelude
+    (``{"statusCode": ...}``) and 8 NUL bytes, which Lambda does not strip
+    for SDK callers. Feed payload chunks in order; :meth:`feed` returns body
+    bytes that are safe to show. Bytes are held back only while the payload
+    could still be a prelude (it starts with ``{``, no delimiter yet, under
+    16 KiB), so a plain answer passes through with no delay.
+
+    >>> s = PreludeSplitter()
+    >>> s.feed(b'{"statusCode": 404, "headers": {}}')
+    b''
+    >>> s.feed(b"\\0" * 8 + b"not found")
+    b'not found'
+    >>> s.prelude
+    {'statusCode': 404, 'headers': {}}
+    >>> PreludeSplitter().feed(b"plain text")
+    b'plain text'
+    """
+
+    def __init__(self) -> None:
+        self.prelude: dict[str, Any] | None = None
+        self._held = bytearray()
+        self._decided = False
+
+    @property
+    def decided(self) -> bool:
+        """True once the payload is known to have (or not have) a prelude."""
+        return self._decided
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take the next payload chunk; return the body bytes it releases."""
+        if self._decided:
+            return chunk
+        self._held += chunk
+        if not self._held:
+            return b""
+        if self._held[:1] != b"{":
+            return self._release(0)
+        at = self._held.find(DELIMITER)
+        if at >= 0:
+            prelude = json_object(bytes(self._held[:at]))
+            if prelude is not None:
+                self.prelude = prelude
+                return self._release(at + len(DELIMITER))
+            return self._release(0)
+        if len(self._held) > REST_PRELUDE_LIMIT:
+            return self._release(0)
+        return b""
+
+    def finish(self) -> bytes:
+        """The payload ended: release whatever is still held."""
+        return b"" if self._decided else self._release(0)
+
+    def _release(self, start: int) -> bytes:
+        self._decided = True
+        rest = bytes(self._held[start:])
+        self._held.clear()
+        return rest
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` as a JSON object, or None when it is not one."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdastream.local.prelude import (
+from lambdastream.local.url_response import map_buffered, response_headers
+from lambdastream.wire.prelude import (
     MAX_PRELUDE,
     Prelude,
     PreludeDecoder,
     PreludeError,
     parse_prelude,
 )
-from lambdastream.local.url_response import map_buffered, response_headers
 
 header_names = st.from_regex(r"x-[a-z0-9-]{1,12}", fullmatch=True)
 preludes = st.fixed_dictionaries(

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdastream.local.chunked import MAX_LINE, ChunkedDecoder, ChunkedError, encode_chunk
+from lambdastream.wire.chunks import frame_chunk as encode_chunk
+from lambdastream.wire.dechunk import MAX_LINE, ChunkedDecoder, ChunkedError
 
 chunks = st.lists(st.binary(min_size=1, max_size=300), max_size=20)
 trailer_lists = st.lists(

@@ -27,14 +27,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = [
-    "MAX_LINE",
-    "MAX_TRAILERS",
-    "ChunkedDecoder",
-    "ChunkedError",
-    "Pieces",
-    "encode_chunk",
-]
+__all__ = ["MAX_LINE", "MAX_TRAILERS", "ChunkedDecoder", "ChunkedError", "Pieces"]
 
 # A size line is a few hex digits plus rare extensions; trailers carry the
 # base64 error JSON (a stack trace), so they get more room, but still a bound.
@@ -57,15 +50,6 @@ class ChunkedError(ValueError):
     """
 
     pieces: list[memoryview] = []  # replaced per instance, never mutated
-
-
-def encode_chunk(payload: bytes) -> bytes:
-    """Frame one chunk.
-
-    >>> encode_chunk(b"hi")
-    b'2\\r\\nhi\\r\\n'
-    """
-    return b"%x\r\n%s\r\n" % (len(payload), payload)
 
 
 class Pieces(list):  # type: ignore[type-arg]
@@ -92,9 +76,19 @@ class ChunkedDecoder:
     a keep-alive connection).
     """
 
-    __slots__ = ("_line", "_remaining", "_state", "_trailer_bytes", "done", "tail", "trailers")
+    __slots__ = (
+        "_line",
+        "_remaining",
+        "_state",
+        "_trailer_bytes",
+        "done",
+        "max_trailers",
+        "tail",
+        "trailers",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_trailers: int = MAX_TRAILERS) -> None:
+        self.max_trailers = max_trailers
         self._state = _SIZE
         self._line = bytearray()
         self._remaining = 0
@@ -173,9 +167,9 @@ class ChunkedDecoder:
                 else:  # _TRAILER
                     nl = data.find(b"\n", pos, end)
                     if nl < 0:
-                        self._append_line(data, pos, end, MAX_TRAILERS)
+                        self._append_line(data, pos, end, self.max_trailers)
                         break
-                    line = self._take_line(data, pos, nl, MAX_TRAILERS)
+                    line = self._take_line(data, pos, nl, self.max_trailers)
                     pos = nl + 1
                     if line in (b"\r", b""):
                         self._state = _DONE
@@ -192,7 +186,7 @@ class ChunkedDecoder:
         self, data: bytes | bytearray, start: int, end: int, limit: int = MAX_LINE
     ) -> None:
         if len(self._line) + end - start > limit:
-            raise ChunkedError("chunk framing line too long")
+            raise ChunkedError(_too_long(limit))
         self._line += data[start:end]
 
     def _take_line(
@@ -204,13 +198,13 @@ class ChunkedDecoder:
             self._line.clear()
         else:
             if nl - start > limit:
-                raise ChunkedError("chunk framing line too long")
+                raise ChunkedError(_too_long(limit))
             line = bytes(data[start:nl])
         return line
 
     def _add_trailer(self, line: bytes) -> None:
         self._trailer_bytes += len(line)
-        if self._trailer_bytes > MAX_TRAILERS:
+        if self._trailer_bytes > self.max_trailers:
             raise ChunkedError("trailers too large")
         name, sep, value = line.partition(b":")
         if not sep or not name or name != name.strip():
@@ -224,6 +218,12 @@ class ChunkedDecoder:
             self.trailers.append((name.decode("ascii").lower(), value.decode("latin-1")))
         except UnicodeDecodeError:
             raise ChunkedError("trailer name is not ASCII") from None
+
+
+def _too_long(limit: int) -> str:
+    if limit == MAX_LINE:
+        return "chunk framing line too long"
+    return f"trailers too large (over {limit} bytes)"
 
 
 def _parse_size(line: bytes) -> int:

@@ -13,7 +13,7 @@ from botocore.eventstream import EventStreamBuffer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambdastream.eventstream import (
+from lambdastream.wire.eventstream import (
     MAX_HEADERS_LENGTH,
     EventStreamDecoder,
     EventStreamError,

@@ -1,4 +1,4 @@
-"""Check a request's SigV4 signature against the local credentials (sans-I/O).
+"""Check a request's SigV4 signature against known credentials (sans-I/O, standard library).
 
 Used by the Function URL with ``--auth AWS_IAM`` and by the Invoke API,
 which AWS never serves unsigned. What is verified is the request as it was
@@ -14,18 +14,20 @@ received, not what the client says it sent:
   as received, and a target with a fragment is refused;
 - the date must be within AWS's five minutes of now, either way.
 
-The canonical request, string to sign and signature are botocore's
-(``SigV4Auth``), service ``lambda`` (unless told), the function's region. A refusal is an
-:class:`AuthError` carrying the error type and message AWS gives; the
+The canonical request, string to sign and signature are SigV4's, as
+botocore's ``SigV4Auth`` computes them for every service but S3 (the path
+URI-encoded once more, headers trimmed and joined, the query sorted), over
+the path as received; tests/local/test_local_sigv4.py checks them against
+botocore's. Service ``lambda`` unless told, the function's region. A refusal
+is an :class:`AuthError` carrying the error type and message AWS gives; the
 frontends turn it into their answer (the Function URL's 403 Forbidden, the
 Invoke API's 403 with ``x-amzn-ErrorType``). Credentials and the
 Authorization header are never logged.
 
 Example::
 
-    >>> from botocore.credentials import Credentials
-    >>> from lambdastream.local.url_event import HttpRequest
-    >>> verify = IamAuthorizer("us-east-1", Credentials("AKID", "secret"))
+    >>> from lambdastream.wire.request import HttpRequest
+    >>> verify = SigV4Verifier("us-east-1", Credentials("AKID", "secret"))
     >>> try:
     ...     verify.check(HttpRequest("GET", "/", [("Host", "127.0.0.1:9000")]))
     ... except AuthError as refused:
@@ -36,17 +38,16 @@ Example::
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import hmac
 import re
 import time
-from typing import Any
-from urllib.parse import quote
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
-from lambdastream.local.url_event import ACCOUNT_ID, HttpRequest
+from lambdastream.wire.request import HttpRequest
 
-__all__ = ["LOCAL_USER_ARN", "AuthError", "IamAuthorizer"]
+__all__ = ["AuthError", "Credentials", "SigV4Verifier", "canonical_request", "signature"]
 
 SERVICE = "lambda"  # the signing name of both Function URLs and the Invoke API
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -54,8 +55,7 @@ TERMINATOR = "aws4_request"
 # "A request must reach AWS within five minutes of the time stamp in the
 # request" (IAM user guide, Signature Version 4), in both directions.
 MAX_SKEW = datetime.timedelta(minutes=5)
-# The identity every accepted signature maps to: the local credentials.
-LOCAL_USER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local"
+TIMESTAMP = "%Y%m%dT%H%M%SZ"  # X-Amz-Date, ISO 8601 basic format
 
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 _MISMATCH = (
@@ -75,75 +75,33 @@ class AuthError(Exception):
         self.message = message
 
 
-@functools.cache
-def _exact_path_signer() -> type:
-    """botocore's signer, over the path as received.
+@dataclass(frozen=True)
+class Credentials:
+    """The keys a signature is checked against (``token``: a session token, if any)."""
 
-    botocore removes dot segments and doubled slashes before signing, as AWS
-    does for its own paths; here the path is passed to the function as sent,
-    so a signature for ``/b`` must not admit ``/a/../b``. The path is still
-    URI-encoded once more, as SigV4 wants for every service but S3.
+    access_key: str
+    secret_key: str
+    token: str | None = None
 
-    It also signs every header it is given (see ``headers_to_sign``).
-
-    Made on first use: botocore takes ~0.2 s to import, which a ``lambdastream
-    dev`` that checks no signature does not pay.
-    """
-    from botocore.auth import SigV4Auth
-
-    class ExactPathSigV4(SigV4Auth):  # type: ignore[misc]
-        def _normalize_url_path(self, path: str) -> str:
-            return quote(path or "/", safe="/~")
-
-        def headers_to_sign(self, request: Any) -> Any:
-            # The request holds just the headers the client listed as signed:
-            # all of them, even those botocore itself never signs (other SDKs
-            # sign User-Agent, for one).
-            return request.headers
-
-    return ExactPathSigV4
+    def __repr__(self) -> str:  # never the secret, in a log or a traceback
+        return f"Credentials(access_key={self.access_key!r}, ...)"
 
 
-class IamAuthorizer:
-    """Verifies SigV4 signatures made with the local credentials."""
+class SigV4Verifier:
+    """Verifies SigV4 signatures made with one set of credentials."""
 
-    def __init__(self, region: str, credentials: Any | None, service: str = SERVICE) -> None:
-        """Check against ``credentials`` (botocore's); ``None``: refuse everything."""
+    def __init__(
+        self, region: str, credentials: Credentials | None, service: str = SERVICE
+    ) -> None:
+        """Check against ``credentials``; ``None``: refuse everything."""
         self.region = region
         self.service = service
-        self.credentials = credentials.get_frozen_credentials() if credentials is not None else None
-
-    @classmethod
-    def with_local_credentials(cls, region: str, service: str = SERVICE) -> IamAuthorizer:
-        """Check against the credentials botocore finds here (env, profile, SSO...)."""
-        from botocore.exceptions import BotoCoreError
-        from botocore.session import Session
-
-        try:
-            credentials = Session().get_credentials()
-        except BotoCoreError:  # a broken profile means no credentials, not a crash
-            credentials = None
-        return cls(region, credentials, service)
+        self.credentials = credentials
 
     @property
     def has_credentials(self) -> bool:
-        """Whether local credentials were found (without them, all is refused)."""
+        """Whether there are credentials to check against (without, all is refused)."""
         return self.credentials is not None
-
-    def __call__(self, request: HttpRequest) -> dict[str, Any]:
-        """The Function URL's ``requestContext.authorizer``; raises :class:`AuthError`."""
-        access_key = self.check(request)
-        return {
-            "iam": {
-                "accessKey": access_key,
-                "accountId": ACCOUNT_ID,
-                "callerId": "LOCAL",
-                "cognitoIdentity": None,
-                "principalOrgId": None,
-                "userArn": LOCAL_USER_ARN,
-                "userId": "LOCAL",
-            }
-        }
 
     def check(self, request: HttpRequest, now: float | None = None) -> str:
         """The access key that signed ``request``; raises :class:`AuthError` if refused.
@@ -209,7 +167,7 @@ class IamAuthorizer:
         tokens = headers.get("x-amz-security-token", [])
         if (
             creds is None
-            or not hmac.compare_digest(access_key.encode(), str(creds.access_key).encode())
+            or not hmac.compare_digest(access_key.encode(), creds.access_key.encode())
             or tokens != ([creds.token] if creds.token else [])
         ):
             raise AuthError("UnrecognizedClientException", _BAD_TOKEN)
@@ -220,43 +178,64 @@ class IamAuthorizer:
                 "IncompleteSignatureException",
                 "'Host' must be a 'SignedHeader' in the AWS Authorization.",
             )
-        _check_payload_hash(headers.get("x-amz-content-sha256"), request.body)
+        payload_hash = _check_payload_hash(headers.get("x-amz-content-sha256"), request.body)
         target = request.target
         if not target.startswith("/") or "#" in target or any(n not in headers for n in signed):
             # An absolute-form target, a fragment (no part of a request target,
-            # and dropped by the signer), or a signed header that did not come.
+            # and dropped by a signer), or a signed header that did not come.
             raise AuthError("InvalidSignatureException", _MISMATCH)
-        expected = self._signature(request, headers, signed, amz_date)
+        canonical = canonical_request(
+            request.method, target, [(n, v) for n in signed for v in headers[n]], payload_hash
+        )
+        scope_text = f"{day}/{region}/{service}/{TERMINATOR}"
+        expected = signature(creds.secret_key, amz_date, scope_text, canonical)
         if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
             raise AuthError("InvalidSignatureException", _MISMATCH)
         return access_key
 
-    def _signature(
-        self,
-        request: HttpRequest,
-        headers: dict[str, list[str]],
-        signed: list[str],
-        amz_date: str,
-    ) -> str:
-        from botocore.awsrequest import AWSRequest
 
-        aws_request = AWSRequest(
-            method=request.method,
-            # The netloc is never read (the signed Host header is); the
-            # target gives the path and the query exactly as received.
-            url=f"http://verify.invalid{request.target}",
-            data=request.body,
-        )
-        # Every copy of each signed header, in the order received (setting a
-        # header adds a copy): the signer joins them with commas, as AWS
-        # canonicalises repeated headers.
-        for name in signed:
-            for value in headers[name]:
-                aws_request.headers[name] = value
-        aws_request.context["timestamp"] = amz_date
-        signer = _exact_path_signer()(self.credentials, self.service, self.region)
-        canonical = signer.canonical_request(aws_request)
-        return signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+def canonical_request(
+    method: str, target: str, signed_headers: list[tuple[str, str]], payload_hash: str
+) -> str:
+    """SigV4's canonical request over the path and query exactly as received.
+
+    ``signed_headers``: (name, value) for every copy of every signed header,
+    in the order received. No dot segment or doubled slash is removed (a
+    signature for ``/b`` must not admit ``/a/../b``); the path is
+    URI-encoded once more, as for every service but S3.
+
+    >>> print(canonical_request("GET", "/a b/?z=1&a=2", [("Host", " h  1 ")], "e3b0"))
+    GET
+    /a%20b/
+    a=2&z=1
+    host:h 1
+    <BLANKLINE>
+    host
+    e3b0
+    """
+    parts = urlsplit(f"http://verify.invalid{target}")
+    path = quote(parts.path or "/", safe="/~")
+    query_pairs = parts.query.split("&") if parts.query else []
+    pairs = sorted(pair.partition("=")[::2] for pair in query_pairs)
+    query = "&".join(f"{key}={value}" for key, value in pairs)
+    values: dict[str, list[str]] = {}
+    for name, value in signed_headers:
+        # Trimall: no leading or trailing space, runs of spaces as one.
+        values.setdefault(name.lower().strip(), []).append(" ".join(value.split()))
+    names = sorted(values)
+    lines = "".join(f"{name}:{','.join(values[name])}\n" for name in names)
+    return f"{method}\n{path}\n{query}\n{lines}\n{';'.join(names)}\n{payload_hash}"
+
+
+def signature(secret_key: str, amz_date: str, scope: str, canonical: str) -> str:
+    """The hex signature of ``canonical``, made at ``amz_date`` within ``scope``."""
+    string_to_sign = "\n".join(
+        (ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
+    )
+    key = ("AWS4" + secret_key).encode()
+    for part in scope.split("/"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def _authorization_fields(value: str) -> dict[str, str]:
@@ -278,11 +257,9 @@ def _authorization_fields(value: str) -> dict[str, str]:
 
 def _amz_date(values: list[str]) -> datetime.datetime:
     """The one ``X-Amz-Date`` (``20260102T030405Z``), as a UTC datetime."""
-    from botocore.auth import SIGV4_TIMESTAMP
-
     try:
         if len(values) == 1 and _AMZ_DATE.fullmatch(values[0]):
-            return datetime.datetime.strptime(values[0], SIGV4_TIMESTAMP).replace(
+            return datetime.datetime.strptime(values[0], TIMESTAMP).replace(
                 tzinfo=datetime.timezone.utc
             )
     except ValueError:  # the right shape, but no such date (month 13...)
@@ -295,12 +272,10 @@ def _amz_date(values: list[str]) -> datetime.datetime:
 
 def _check_date(when: datetime.datetime, now: float) -> None:
     """Refuse a date more than five minutes from ``now``, in AWS's words."""
-    from botocore.auth import SIGV4_TIMESTAMP
-
     current = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
 
     def stamp(moment: datetime.datetime) -> str:
-        return moment.strftime(SIGV4_TIMESTAMP)
+        return moment.strftime(TIMESTAMP)
 
     if when < current - MAX_SKEW:
         raise AuthError(
@@ -316,22 +291,24 @@ def _check_date(when: datetime.datetime, now: float) -> None:
         )
 
 
-def _check_payload_hash(values: list[str] | None, body: bytes) -> None:
-    """An ``x-amz-content-sha256`` header must be the received body's SHA-256.
+def _check_payload_hash(values: list[str] | None, body: bytes) -> str:
+    """The received body's SHA-256, which an ``x-amz-content-sha256`` header must equal.
 
-    botocore's signer takes the header as the payload hash when present:
-    trusting it would let a body swapped after signing through.
+    A signer takes the header as the payload hash when present: trusting it
+    would let a body swapped after signing through.
     """
+    digest = hashlib.sha256(body).hexdigest()
     if values is None:
-        return
+        return digest
     if values == ["UNSIGNED-PAYLOAD"]:
         raise AuthError(
             "InvalidSignatureException",
             "Unsigned payloads are not accepted: x-amz-content-sha256 must be the"
             " SHA-256 of the request body.",
         )
-    if len(values) != 1 or values[0].lower() != hashlib.sha256(body).hexdigest():
+    if len(values) != 1 or values[0].lower() != digest:
         raise AuthError(
             "InvalidSignatureException",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
         )
+    return values[0]

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from urllib.parse import quote
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given
+from hypothesis import strategies as st
 
-from lambdastream.local.sigv4 import AuthError, IamAuthorizer
-from lambdastream.local.url_event import HttpRequest
+from lambdastream.wire import sigv4
+from lambdastream.wire.request import HttpRequest
+from lambdastream.wire.sigv4 import AuthError, SigV4Verifier
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 HOST = "127.0.0.1:9000"
@@ -53,12 +57,12 @@ def signed(
 
 def refusal(request: HttpRequest, at: datetime.datetime = NOW, creds=CREDS) -> tuple[str, str]:
     with pytest.raises(AuthError) as refused:
-        IamAuthorizer("us-east-1", creds).check(request, now=at.timestamp())
+        _verifier(creds).check(request, now=at.timestamp())
     return refused.value.error_type, refused.value.message
 
 
 def accepted(request: HttpRequest, at: datetime.datetime = NOW, creds=CREDS) -> bool:
-    return IamAuthorizer("us-east-1", creds).check(request, now=at.timestamp()) == "AKIDLOCAL"
+    return _verifier(creds).check(request, now=at.timestamp()) == "AKIDLOCAL"
 
 
 def test_five_minutes_either_way_to_the_second():
@@ -223,3 +227,40 @@ def test_headers_botocore_never_signs_are_checked_when_another_sdk_signs_them():
     assert accepted(request)
     request.headers = [(k, "evil/2" if k == "User-Agent" else v) for k, v in request.headers]
     assert refusal(request)[0] == "InvalidSignatureException"
+
+
+def _verifier(creds: Credentials | None) -> SigV4Verifier:
+    """Our verifier, over the same keys botocore signed with (None: no credentials)."""
+    if creds is None:
+        return SigV4Verifier("us-east-1", None)
+    keys = sigv4.Credentials(creds.access_key, creds.secret_key, creds.token)
+    return SigV4Verifier("us-east-1", keys)
+
+
+# Path segments, query pairs and header values botocore signs; no dot
+# segment or doubled slash (botocore removes those before signing, we do not).
+_SEGMENT = st.text(
+    st.characters(codec="utf-8", exclude_characters="/?#%"), min_size=1, max_size=8
+).filter(lambda s: s not in (".", ".."))
+_QUERY_PART = st.text(st.sampled_from("abcXYZ09-_.~%2F+="), max_size=6)
+_VALUE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+
+
+@given(
+    path=st.lists(_SEGMENT, max_size=4),
+    query=st.lists(st.tuples(_QUERY_PART, _QUERY_PART), max_size=4),
+    headers=st.lists(st.tuples(st.sampled_from(["X-A", "x-b", "X-Custom"]), _VALUE), max_size=4),
+    method=st.sampled_from(["GET", "POST", "PUT"]),
+    body=st.binary(max_size=64),
+)
+def test_any_request_botocore_signs_is_accepted_and_a_changed_one_refused(
+    path, query, headers, method, body
+):
+    target = "/" + "/".join(quote(segment, safe="") for segment in path)
+    if query:
+        target += "?" + "&".join(f"{k}={v}" for k, v in query)
+    request = signed(method, target, body, headers)
+    assert _verifier(CREDS).check(request, now=NOW.timestamp()) == "AKIDLOCAL"
+    tampered = HttpRequest(method, target, request.headers, body + b"!")
+    with pytest.raises(AuthError):
+        _verifier(CREDS).check(tampered, now=NOW.timestamp())
