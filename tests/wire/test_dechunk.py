@@ -165,3 +165,120 @@ def test_a_batch_of_whole_chunks_is_one_raw_run():
     first, stop, raw = pieces.frames
     assert (first, stop) == (0, 1000)
     assert bytes(raw) == wire[: -len(b"5\r\nab")]
+
+
+# -- as strict as Go's net/http (Lambda's Runtime API) ----------------------------
+# Go: src/net/http/internal/chunked.go (readChunkLine, beginChunk, parseHexUint,
+# chunkedReader.Read), net/http/transfer.go (readTrailer, seeUpcomingDoubleCRLF)
+# and net/textproto (readMIMEHeader). What Go refuses, a runtime must not send:
+# refusing it here makes a framing bug fail under ``lambdastream dev``.
+
+
+@pytest.mark.parametrize(
+    ("wire", "says"),
+    [
+        # A chunk line ends in CRLF, no other CR (CVE-2025-22871; RFC 9112 errata 7633).
+        (b"5\nhello\r\n0\r\n\r\n", "bare LF"),
+        (b"5\r\nhello\r\n0\n\r\n", "bare LF"),
+        (b"5\r\r\nhello\r\n0\r\n\r\n", "CR inside"),
+        (b"5;a\rb\r\nhello\r\n0\r\n\r\n", "CR inside"),
+        # The two bytes after chunk data are exactly CRLF ("malformed chunked encoding").
+        (b"5\r\nhello\n0\r\n\r\n", "bare LF after chunk data"),
+        (b"5\r\nhello\r0\r\n\r\n", "CR without LF after chunk data"),
+        (b"5\r\nhel\r\n0\r\n\r\n", "does not end at its declared size"),
+        (b"5\r\nhelloX\r\n", "does not end at its declared size"),
+        # The size: bare hex digits, at most 16 of them, leading zeros counted.
+        (b"5 ;ext\r\nhello\r\n0\r\n\r\n", "not hex"),
+        (b" 5\r\nhello\r\n0\r\n\r\n", "not hex"),
+        (b"0x5\r\nhello\r\n0\r\n\r\n", "not hex"),
+        (b"00000000000000005\r\nhello\r\n0\r\n\r\n", "over 16 hex digits"),
+        (b";ext\r\nhello\r\n0\r\n\r\n", "no chunk size"),
+        (b" \r\n", "no chunk size"),
+        # Trailer lines end in CRLF too (Go since 1.28; golang/go#81143).
+        (b"0\r\nX: a\n\r\n", "bare LF"),
+        (b"0\r\nX: a\r\n\n", "bare LF"),
+        (b"0\r\n\n", "bare LF"),
+        (b"0\r\nX: a\rb\r\n\r\n", "CR inside"),
+        # Field names are tokens (Go: validHeaderFieldByte); a value holds no CTL.
+        (b"0\r\nX(: a\r\n\r\n", "trailer name"),
+        (b"0\r\nX\xe9: a\r\n\r\n", "trailer name"),
+        (b"0\r\n:a\r\n\r\n", "trailer name"),
+        (b"0\r\nX: a\x7fb\r\n\r\n", "control character"),
+        (b"0\r\nno colon\r\n\r\n", "no colon"),
+        (b"0\r\n X: a\r\n\r\n", "starts with a folded line"),
+        # Stricter than Go, which keeps such a name uncanonicalized (go.dev/issue/34540):
+        # RFC 9112 5.1 says a server MUST refuse it, and so do h11 and llhttp.
+        (b"0\r\nX : a\r\n\r\n", "trailer name"),
+    ],
+)
+def test_what_go_refuses_is_refused_however_it_is_split(wire, says):
+    with pytest.raises(ChunkedError, match=says) as whole:
+        ChunkedDecoder().feed(wire)
+    decoder = ChunkedDecoder()
+    with pytest.raises(ChunkedError) as split:
+        for i in range(len(wire)):
+            decoder.feed(wire[i : i + 1])
+    assert str(split.value) == str(whole.value)
+
+
+@pytest.mark.parametrize(
+    ("wire", "trailers"),
+    [
+        (b"5 \t\r\nhello\r\n0\r\n\r\n", []),  # trailing SP/HTAB: Go trims it
+        (b"5;a b\r\nhello\r\n0;\r\n\r\n", []),  # extensions are cut off, never parsed
+        (b'5;q="a;b" \r\nhello\r\n0\r\n\r\n', []),
+        (b"0000000000000005\r\nhello\r\n0\r\n\r\n", []),  # 16 digits, zeros included
+        (b"5\r\nhello\r\n0\r\nX: a\r\n  b \r\n\r\n", [("x", "a b")]),  # obs-fold, joined
+        (b"5\r\nhello\r\n0\r\nX-A.b_c!#$%&'*+^`|~: \t\r\n\r\n", [("x-a.b_c!#$%&'*+^`|~", "")]),
+    ],
+)
+def test_what_go_accepts_is_accepted(wire, trailers):
+    decoder = ChunkedDecoder()
+    assert b"".join(decoder.feed(wire)) == b"hello"
+    assert decoder.done
+    assert decoder.trailers == trailers
+
+
+def test_a_framing_line_fits_go_s_4_kib_buffer_with_its_crlf():
+    line = b"5;" + b"e" * (MAX_LINE - 4) + b"\r\n"
+    assert len(line) == MAX_LINE
+    decoder = ChunkedDecoder()
+    decoder.feed(line + b"hello\r\n0\r\n\r\n")
+    assert decoder.done
+    with pytest.raises(ChunkedError, match="line too long"):
+        ChunkedDecoder().feed(b"5;e" + line[2:] + b"hello\r\n")
+
+
+def test_extensions_may_not_outweigh_the_data():
+    # Go's CVE-2023-39326 bound: 16 bytes of overhead per chunk plus twice its
+    # data are free; past 16 KiB of excess the body is refused.
+    chunk = b"1;" + b"e" * 1000 + b"\r\nx\r\n"  # 1004 framing bytes for 1 byte: 986 excess
+    decoder = ChunkedDecoder()
+    assert len(decoder.feed(chunk * 16 + b"0\r\n\r\n")) == 16
+    with pytest.raises(ChunkedError, match="chunk extensions") as refused:
+        ChunkedDecoder().feed(chunk * 17 + b"0\r\n\r\n")
+    assert len(refused.value.pieces) == 16  # sent before the fault
+
+
+def test_data_pays_for_the_extensions_before_it():
+    chunk = b"1;" + b"e" * 1000 + b"\r\nx\r\n"
+    paying = b"2000\r\n" + b"d" * 0x2000 + b"\r\n"  # 16 KiB of allowance: excess back to 0
+    decoder = ChunkedDecoder()
+    decoder.feed((chunk * 16 + paying) * 4 + b"0\r\n\r\n")
+    assert decoder.done
+
+
+def test_trailer_fields_are_counted():
+    # Go 1.27 counts trailer fields against Server.MaxHeaderValueCount (500).
+    fields = b"".join(b"X-%d: v\r\n" % i for i in range(500))
+    decoder = ChunkedDecoder()
+    decoder.feed(b"0\r\n" + fields + b"\r\n")
+    assert len(decoder.trailers) == 500
+    with pytest.raises(ChunkedError, match="too many trailers"):
+        ChunkedDecoder().feed(b"0\r\n" + fields + b"Y: v\r\n\r\n")
+
+
+def test_the_payload_before_a_fault_is_handed_over():
+    with pytest.raises(ChunkedError) as refused:
+        ChunkedDecoder().feed(b"3\r\nabc\r\n2\r\nde\n")
+    assert [bytes(p) for p in refused.value.pieces] == [b"abc", b"de"]
