@@ -207,6 +207,21 @@ def test_outside_the_stage_api_gateway_says_forbidden(rest, tmp_path):
 
 
 @pytest.mark.timeout(30)
+def test_no_dot_segment_reaches_the_function(rest, tmp_path):
+    # Sent as is (h11 sends the target it is given; curl would need
+    # --path-as-is): dot segments are resolved, and what leaves the stage
+    # is outside it.
+    server = rest("app.echo", write_handler(tmp_path, APP))
+    for target, path in (("/Prod/a/../b", "/b"), ("/Prod/a/%2E%2e/b/./c", "/b/c")):
+        event = json.loads(request(base(server) + target).body)
+        assert (event["path"], event["pathParameters"]["proxy"]) == (path, path[1:]), target
+        assert event["requestContext"]["path"] == "/Prod" + path
+    for target in ("/Prod/../x", "/Prod/%2e%2e/x", "/Prod/a/../../x"):
+        reply = request(base(server) + target)
+        assert is_gateway_error(reply, 403, "Forbidden", "ForbiddenException"), (target, reply)
+
+
+@pytest.mark.timeout(30)
 def test_a_stream_arrives_chunk_by_chunk_with_status_headers_and_cookies(rest, tmp_path):
     server = rest("app.stream", write_handler(tmp_path, APP))
     reply = request(server.url + "/")

@@ -8,6 +8,7 @@ import base64
 import json
 from urllib.parse import quote
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -232,3 +233,28 @@ def test_any_path_under_the_stage(stage, segments, query):
     assert e["pathParameters"] == {"proxy": path[1:]}
     assert (e["queryStringParameters"] or {}) == query
     assert route(target, stage + "x") is None
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "proxy"),
+    [
+        ("/Prod/a/../b", "/b", "b"),
+        ("/Prod/a/./b", "/a/b", "a/b"),
+        ("/Prod/a/%2e%2E/b?x=1", "/b", "b"),
+        ("/Prod/a/%2E/b/", "/a/b/", "a/b/"),
+        ("/Prod/a/b/..", "/a/", "a/"),
+        ("/Prod/..a/b", "/..a/b", "..a/b"),  # not a dot segment
+    ],
+)
+def test_dot_segments_are_removed_before_routing(target, path, proxy):
+    # No dot segment reaches the function: resolved as RFC 3986 5.2.4 says
+    # (a percent-encoded dot is a dot, 6.2.2.2), as HTTP clients resolve them.
+    where = route(target, "Prod")
+    assert where is not None
+    assert (where.path, where.proxy) == (path, proxy)
+    assert ".." not in where.stage_path.replace("..a", "")
+
+
+@pytest.mark.parametrize("target", ["/Prod/../x", "/Prod/%2e%2e/x", "/Prod/a/../../x", "/Prod/.."])
+def test_dot_segments_that_leave_the_stage_are_outside_it(target):
+    assert route(target, "Prod") is None

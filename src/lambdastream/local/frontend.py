@@ -36,9 +36,9 @@ from json.encoder import encode_basestring_ascii
 from typing import ClassVar
 
 from lambdastream.httpserver import ResponseWriter
-from lambdastream.local.environments import Pool, TooManyRequests
 from lambdastream.local.invocation import FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
+from lambdastream.local.pool import Pool, TooManyRequests
 from lambdastream.local.url_response import HttpResponse
 from lambdastream.wire.chunks import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
 from lambdastream.wire.prelude import Prelude, PreludeDecoder, PreludeError
@@ -85,21 +85,31 @@ class Frontend:
         self.region = region
 
     def _invoke(
-        self, inv: Invocation, event: dict, sink: ResponseSink, writer: ResponseWriter
-    ) -> bool:
+        self,
+        inv: Invocation,
+        event: dict,
+        sink: ResponseSink,
+        writer: ResponseWriter,
+        throttled: Callable[[], None],
+    ) -> None:
         """Invoke the function with ``event`` as ``inv``, its answer to ``sink``.
 
-        False if Lambda throttled it (``inv`` is then detached and the
-        caller answers); the client's ``writer`` paces the invocation.
+        If Lambda throttles it, now or after a short wait for an environment
+        about to be free (``Pool.invoke``), ``inv`` is detached and
+        ``throttled()`` answers; the client's ``writer`` paces the invocation.
         """
         inv.payload = event_json(event).encode()
         sink.attach(inv, writer)
-        try:
-            self.pool.invoke(inv)
-        except TooManyRequests:
+
+        def refuse() -> None:
             inv.detach()
-            return False
-        return True
+            sink._done()
+            throttled()
+
+        try:
+            self.pool.invoke(inv, refuse)
+        except TooManyRequests:
+            refuse()
 
 
 class ResponseSink:

@@ -23,10 +23,10 @@ import json
 from collections.abc import Callable
 
 from lambdastream.httpserver import ResponseWriter
-from lambdastream.local.environments import Pool
 from lambdastream.local.frontend import TRAILERS, Frontend, ResponseSink, event_json
 from lambdastream.local.invocation import TRACE_HEADER, Invocation
 from lambdastream.local.logs import LogPrinter
+from lambdastream.local.pool import Pool
 from lambdastream.local.url_event import build_event
 from lambdastream.local.url_response import HttpResponse, map_buffered, response_headers
 from lambdastream.wire.prelude import HTTP_INTEGRATION_CONTENT_TYPE, Prelude, PreludeDecoder
@@ -92,8 +92,13 @@ class FunctionUrl(Frontend):
             trace_header=inv.trace_header,
         )
         sink = _UrlSink(writer, self.printer, extra, strip_cors=self.cors is not None)
-        if not self._invoke(inv, event, sink, writer):
-            writer.send(429, [*_JSON, *extra], b'{"Message":"Rate Exceeded."}')
+        self._invoke(
+            inv,
+            event,
+            sink,
+            writer,
+            lambda: writer.send(429, [*_JSON, *extra], b'{"Message":"Rate Exceeded."}'),
+        )
 
     def too_large(self, request: HttpRequest, writer: ResponseWriter) -> None:
         """Answer a request whose body is over the payload limit."""

@@ -27,6 +27,8 @@ Example::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -35,6 +37,8 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from lambdastream.wire.chunks import ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER
 
 __all__ = [
     "TRACE_HEADER",
@@ -122,6 +126,36 @@ class FunctionError:
         body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
         return cls(error_type, body)
 
+    @classmethod
+    def from_trailers(cls, trailers: list[tuple[str, str]]) -> FunctionError | None:
+        """The error a stream's trailers carry (lower-cased names), or None if none.
+
+        >>> FunctionError.from_trailers([(ERROR_TYPE_TRAILER.lower(), "E")]).body
+        b'{"errorType": "E", "errorMessage": ""}'
+        """
+        values = dict(trailers)
+        error_type = values.get(ERROR_TYPE_TRAILER.lower())
+        encoded = values.get(ERROR_BODY_TRAILER.lower())
+        if error_type is None and encoded is None:
+            return None
+        body = b""
+        if encoded:
+            try:
+                body = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                body = encoded.encode("latin-1")
+        if not body:
+            body = json.dumps({"errorType": error_type, "errorMessage": ""}).encode()
+        return cls(error_type or _type_in_body(body) or "Unhandled", body)
+
+    @classmethod
+    def from_post(cls, header_type: str | None, body: bytes) -> FunctionError:
+        """The error an ``/error`` post carries: its header's type, else its body's."""
+        error_type = header_type or _type_in_body(body) or "Unhandled"
+        if not body:
+            body = json.dumps({"errorType": error_type, "errorMessage": ""}).encode()
+        return cls(error_type, body)
+
     @property
     def message(self) -> str:
         """The error's ``errorMessage``, or its raw body if that is not JSON."""
@@ -132,6 +166,15 @@ class FunctionError:
         if isinstance(obj, dict) and isinstance(obj.get("errorMessage"), str):
             return obj["errorMessage"]
         return self.body.decode("utf-8", "replace")
+
+
+def _type_in_body(body: bytes) -> str | None:
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = obj.get("errorType") if isinstance(obj, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _uuid4(hex32: str) -> str:

@@ -37,10 +37,11 @@ import uuid
 from urllib.parse import parse_qs, unquote
 
 from lambdastream.httpserver import ResponseWriter
-from lambdastream.local.environments import FunctionConfig, Pool, TooManyRequests
+from lambdastream.local.function import FunctionConfig
 from lambdastream.local.iam import ACCOUNT_ID, LOCAL_USER_ARN, IamAuthorizer
 from lambdastream.local.invocation import TRACE_HEADER, FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
+from lambdastream.local.pool import Pool, TooManyRequests
 from lambdastream.local.runtime_api import MAX_BUFFERED_RESPONSE
 from lambdastream.wire.eventstream import CONTENT_TYPE as EVENT_STREAM
 from lambdastream.wire.eventstream import EventStreamError, encode_event, frame_payload_chunks
@@ -185,19 +186,21 @@ class InvokeApi:
             else _BufferedSink(writer, tail)
         )
         inv.attach_client(sink, writer)
-        try:
-            self.pool.invoke(inv)
-        except TooManyRequests:
+
+        def throttled() -> None:
             inv.detach()
-            return _api_error(
+            _api_error(
                 writer,
                 429,
                 "TooManyRequestsException",
                 "Rate Exceeded.",
                 reason="ReservedFunctionConcurrentInvocationLimitExceeded",
             )
-        if isinstance(sink, _StreamSink):
-            sink.begin(inv)
+
+        try:
+            self.pool.invoke(inv, throttled)
+        except TooManyRequests:
+            throttled()
         return None
 
     def too_large(self, request: HttpRequest, writer: ResponseWriter) -> None:
@@ -402,6 +405,14 @@ class _StreamSink:
         self.printer = printer
 
     def begin(self, inv: Invocation) -> None:
+        """The 200 and its headers: once the function's answer begins (or ends unbegun).
+
+        Not at the call: an invocation may still be throttled until its
+        runtime takes it (``Pool.invoke``'s handoff), and a 429 must be
+        answerable until then.
+        """
+        if self.writer.started:
+            return
         self.writer.start(
             200,
             [
@@ -412,7 +423,7 @@ class _StreamSink:
         )
 
     def on_start(self, inv: Invocation) -> None:
-        pass
+        self.begin(inv)
 
     def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
         out = frame_payload_chunks(pieces)
@@ -420,6 +431,7 @@ class _StreamSink:
             self.writer.write(out)
 
     def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
+        self.begin(inv)
         self.writer.write([_invoke_complete(error, inv.log_tail if self.tail else None)])
         self.writer.end()
 

@@ -47,12 +47,12 @@ import json
 import uuid
 
 from lambdastream.httpserver import ResponseWriter
-from lambdastream.local.environments import Pool
 from lambdastream.local.frontend import Frontend, ResponseSink, error_trailers
 from lambdastream.local.function_url import MAX_REQUEST
 from lambdastream.local.iam import ACCOUNT_ID, LOCAL_USER_ARN, IamAuthorizer
 from lambdastream.local.invocation import TRACE_HEADER, FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
+from lambdastream.local.pool import Pool
 from lambdastream.local.rest_event import (
     DEFAULT_STAGE,
     build_rest_event,
@@ -165,15 +165,18 @@ class RestApi(Frontend):
             trace_header=inv.trace_header,
         )
         sink = _RestSink(writer, self.printer, inv, ids, self.idle_timeout)
-        if not self._invoke(inv, event, sink, writer):
+
+        def throttled() -> None:
             # Lambda's 429 reaches the caller as API Gateway's 500.
             self.printer.warning(
                 f"REST API: 500 {request.method} {request.target.partition('?')[0]}: the"
                 f" function is at its concurrency ({self.pool.config.concurrency}), Lambda"
                 " throttled the invocation"
             )
-            return gateway_error(writer, 500, "InternalServerErrorException", _INTERNAL_ERROR, ids)
+            gateway_error(writer, 500, "InternalServerErrorException", _INTERNAL_ERROR, ids)
+
         sink.watch()
+        self._invoke(inv, event, sink, writer, throttled)
         return None
 
     def too_large(self, request: HttpRequest, writer: ResponseWriter) -> None:

@@ -15,8 +15,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from lambdastream.local.environments import Pool
 from lambdastream.local.logs import LogPrinter
+from lambdastream.local.pool import Pool
 
 __all__ = ["snapshot", "watch"]
 

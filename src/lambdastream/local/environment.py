@@ -1,18 +1,19 @@
-"""Execution environments: runtime processes, concurrency, timeouts, logs.
+"""One execution environment: a runtime process, its Runtime API, its logs and its clock.
 
-Each ``Environment`` is one runtime process with its own Runtime API and
-serves one invocation at a time. The ``Pool`` reuses an idle environment
-(warm), starts a new one when all are busy (cold), and refuses beyond
-``concurrency`` with ``TooManyRequests``, as Lambda does. An environment
-that times out or crashes is thrown away; the next invocation gets a fresh
-one.
+An ``Environment`` serves one invocation at a time. Its state is the one
+table of :mod:`lambdastream.local.lifecycle` (Started, Ready, Running,
+InvocationResponse, ResponseSent, Dead...), which its Runtime API moves as
+the runtime calls it and the pool (:mod:`lambdastream.local.pool`) reads
+to choose where an invocation runs. It prints what Lambda prints (START,
+the function's lines, END, REPORT with init duration and peak memory),
+kills its process at the invocation's deadline (``Sandbox.Timeout``), and
+reports a process that ended mid-invocation as ``Runtime.ExitError``.
 
 Example::
 
-    pool = Pool(FunctionConfig(handler="app.handler", root=Path(".")), LogPrinter())
-    inv = Invocation(b'{"x": 1}')
-    inv.attach(sink)
-    pool.invoke(inv)        # raises TooManyRequests when all are busy
+    env = Environment(pool, 1)
+    env.start_task = asyncio.ensure_future(env.start())
+    env.assign(Invocation(b"{}"))     # delivered at the runtime's /next
 """
 
 from __future__ import annotations
@@ -21,28 +22,24 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import shlex
 import signal
-import sys
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
-from lambdastream.local.iam import ACCOUNT_ID
 from lambdastream.local.invocation import FunctionError, Invocation
-from lambdastream.local.logs import LogPrinter, report_line
-from lambdastream.local.runtime_api import MAX_STREAMED_RESPONSE, RuntimeApi
+from lambdastream.local.lifecycle import BUSY, DEAD, READY, RESPONSE_SENT, Lifecycle
+from lambdastream.local.logs import report_line
+from lambdastream.local.runtime_api import RuntimeApi
+from lambdastream.local.runtime_connection import RuntimeConnection
 
-__all__ = ["FunctionConfig", "Pool", "TooManyRequests"]
+if TYPE_CHECKING:
+    from lambdastream.local.function import FunctionConfig
+    from lambdastream.local.logs import LogPrinter
+
+__all__ = ["INIT_TIMEOUT", "LOG_TAIL", "Environment", "Owner"]
 
 LOG_TAIL = 4096
-# Asynchronous invokes waiting for an environment: at most this many, and
-# this much payload (1 MB each at most); beyond, TooManyRequestsException.
-MAX_QUEUED_EVENTS = 1000
-MAX_QUEUED_BYTES = 32 * 1024 * 1024
-# The directory holding the lambdastream package: the runtime's code.
-_RUNTIME_DIR = str(Path(__file__).resolve().parents[2])
 # How long the bytes a dead runtime left in its connections may take to
 # reach the client (a slow one paces them) before the rest is cut.
 _DRAIN_TIMEOUT = 10.0
@@ -51,163 +48,45 @@ _DRAIN_TIMEOUT = 10.0
 _MEMORY_SAMPLE = 0.1
 # Lambda gives init 10 s of its own before an on-demand invocation's timeout.
 INIT_TIMEOUT = 10.0
-_PASSED_THROUGH = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TMPDIR",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "NODE_PATH",
-)
 
 
-class TooManyRequests(Exception):
-    """Every environment is busy and no new one may start."""
+class Owner(Protocol):
+    """What an environment needs of the pool that owns it (``pool.Pool``)."""
 
+    config: FunctionConfig
+    printer: LogPrinter
+    closing: bool
 
-class _Completion:
-    """A sink that only learns how an asynchronous invocation ended."""
-
-    def __init__(self, inv: Invocation) -> None:
-        self._ended: asyncio.Future[FunctionError | None] = (
-            asyncio.get_running_loop().create_future()
-        )
-        inv.attach(self)
-
-    async def wait(self) -> FunctionError | None:
-        return await self._ended
-
-    def on_start(self, inv: Invocation) -> None:
-        pass
-
-    def on_body(self, inv: Invocation, pieces: list[memoryview] | list[bytes]) -> None:
-        pass
-
-    def on_end(self, inv: Invocation, error: FunctionError | None) -> None:
-        if not self._ended.done():
-            self._ended.set_result(error)
-
-    def on_failure(self, inv: Invocation, exc: Exception) -> None:
-        pass
-
-
-@dataclass
-class FunctionConfig:
-    """How the function runs: what ``lambdastream dev``'s flags set."""
-
-    handler: str
-    root: Path
-    name: str = ""
-    bootstrap: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    timeout: float = 3.0
-    memory: int = 128
-    concurrency: int = 10
-    region: str = "us-east-1"
-    log_format: str = "Text"
-    max_stream: int = MAX_STREAMED_RESPONSE
-    emulate_bandwidth: bool = False
-    snap_start: bool = False
-    # Asynchronous invokes: Lambda retries a failed event twice, about a
-    # minute and then two minutes later, and drops events older than the
-    # maximum age (6 hours by default). Locally the delay is short.
-    async_retries: int = 2
-    async_retry_delay: float = 1.0
-    max_event_age: float = 6 * 3600
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            self.name = default_name(self.handler)
-
-    @property
-    def arn(self) -> str:
-        """The function's ARN as Lambda would give it."""
-        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
-
-    def command(self) -> list[str]:
-        """The runtime process's command line."""
-        if self.bootstrap:
-            return shlex.split(self.bootstrap)
-        return [sys.executable, "-m", "lambdastream.runtime", self.handler]
-
-    def environ(
-        self, runtime_api: str, log_stream: str, *, provisioned: bool = False
-    ) -> dict[str, str]:
-        """The environment a runtime starts with (lambda-facts: "Execution environment")."""
-        env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
-        env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL")})
-        # Lambda sets no PYTHONPATH (the runtime puts the task root on
-        # sys.path itself); one the developer set is theirs to pass on.
-        if os.environ.get("PYTHONPATH"):
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-        env.update(
-            {
-                "AWS_LAMBDA_RUNTIME_API": runtime_api,
-                "_HANDLER": self.handler,
-                "LAMBDA_TASK_ROOT": str(self.root.resolve()),
-                # Where the runtime's own code lives, as /var/runtime on Lambda.
-                "LAMBDA_RUNTIME_DIR": _RUNTIME_DIR,
-                "AWS_LAMBDA_FUNCTION_NAME": self.name,
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory),
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": (
-                    "provisioned-concurrency"
-                    if provisioned
-                    else "snap-start"
-                    if self.snap_start
-                    else "on-demand"
-                ),
-                "AWS_LAMBDA_LOG_FORMAT": self.log_format,
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
-                "AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}",
-                "TZ": ":UTC",
-                # Lines reach the log as printed, in order with START/END.
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        env.update(self.env)
-        return env
-
-
-def default_name(handler: str) -> str:
-    """A function name from a handler: ``app.handler`` -> ``app``.
-
-    >>> default_name("pkg.mod.handler")
-    'pkg-mod'
-    """
-    module = handler.rsplit(".", 1)[0] if "." in handler else handler
-    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in module)
-    return name[:64] or "function"
+    def invoke(self, inv: Invocation, throttled: Callable[[], None] | None = None) -> None: ...
+    def _idle(self, env: Environment) -> None: ...
+    def _gone(self, env: Environment) -> None: ...
 
 
 class Environment:
     """One runtime process and its Runtime API."""
 
-    def __init__(self, pool: Pool, index: int) -> None:
+    def __init__(self, pool: Owner, index: int) -> None:
         self.pool = pool
         self.index = index
         self.config = pool.config
         self.printer = pool.printer
+        # The one state of this environment (lifecycle.py): its Runtime API
+        # moves it as the runtime calls; the pool reads it.
+        self.life = Lifecycle(f"environment {index}")
         self.api = RuntimeApi(
             self,
+            self.life,
             function_arn=self.config.arn,
             timeout=self.config.timeout,
             max_stream=self.config.max_stream,
             emulate_bandwidth=self.config.emulate_bandwidth,
             snap_start=self.config.snap_start,
         )
-        self.state = "starting"  # starting -> idle <-> busy -> dead
+        # Code changed (--watch): retired when its invocation is over.
         self.stale = False
+        # An invocation handed to this environment while its runtime was on
+        # its way back to /next, with how to throttle it.
+        self.handoff: tuple[Invocation, Callable[[], None]] | None = None
         self.proc: asyncio.subprocess.Process | None = None
         self.current: Invocation | None = None
         self._spawned_at = 0.0
@@ -233,7 +112,7 @@ class Environment:
 
     async def start(self) -> None:
         """Start the Runtime API and spawn the runtime process."""
-        address = await self.api.start()
+        address = await self.api.start(RuntimeConnection)
         read_fd, write_fd = os.pipe()
         fcntl.fcntl(read_fd, fcntl.F_SETFL, fcntl.fcntl(read_fd, fcntl.F_GETFL) | os.O_NONBLOCK)
         self._log_fd = read_fd
@@ -259,11 +138,48 @@ class Environment:
         self._init_timer = loop.call_later(INIT_TIMEOUT, self._init_timed_out)
         self._exit_task = asyncio.ensure_future(self._wait_exit())
 
-    def assign(self, inv: Invocation) -> None:
-        """Run ``inv`` here (now if the runtime waits, else at its next ``/next``)."""
-        self.state = "busy"
-        self.current = inv
+    @property
+    def free(self) -> bool:
+        """Whether an invocation may be assigned here now (its runtime waits in ``/next``)."""
+        return self.life.state == READY and not self.stale and self.api.pending is None
+
+    @property
+    def dead(self) -> bool:
+        return self.life.state == DEAD
+
+    @property
+    def busy(self) -> bool:
+        """Holding an invocation: delivered, being answered, or waiting for its runtime."""
+        return self.life.state in BUSY or self.api.pending is not None
+
+    @property
+    def answered(self) -> bool:
+        """Its invocation is answered and its runtime not yet back at ``/next`` (a handoff)."""
+        return self.life.state == RESPONSE_SENT and not self.stale and self.api.pending is None
+
+    def assign(self, inv: Invocation, throttled: Callable[[], None] | None = None) -> None:
+        """Run ``inv`` here (now if the runtime waits, else at its next ``/next``).
+
+        ``throttled``: a handoff (see ``answered``), which the pool withdraws
+        if the runtime is late, and moves elsewhere if the process dies first.
+        """
+        if throttled is not None:
+            self.handoff = (inv, throttled)
+        else:
+            self.current = inv  # delivered now, or the cold start's (init errors reach it)
         self.api.deliver(inv)
+
+    def withdraw(self) -> Invocation | None:
+        """Take back the invocation waiting for the runtime's ``/next``, if any."""
+        self.handoff = None
+        return self.api.withdraw()
+
+    def retire(self) -> None:
+        """Code changed: stop now if free, else once its invocation is over."""
+        self.stale = True
+        if self.life.state == READY:
+            self._die()
+            self.kill()
 
     def kill(self) -> None:
         """Stop the runtime process at once."""
@@ -272,7 +188,7 @@ class Environment:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
     # RuntimeApiListener
-    def on_ready(self) -> None:
+    def on_next(self) -> bool:
         self._init_done()
         if not self.initialized.done():
             self.initialized.set_result(True)
@@ -280,15 +196,19 @@ class Environment:
         # for the runtime too, so its deadline no longer applies.
         self._cancel_deadline()
         self._sample_memory_stop()
-        if self.stale:
-            self.state = "dead"
-            self.kill()
-            return
-        self.state = "idle"
         self.current = None
+        if self.stale:
+            self._die()
+            self.kill()
+            return False
+        return True
+
+    def on_ready(self) -> None:
         self.pool._idle(self)
 
     def on_delivered(self, inv: Invocation) -> None:
+        self.current = inv
+        self.handoff = None
         self._init_done()
         self._read_logs()
         self._tail.clear()
@@ -358,7 +278,6 @@ class Environment:
             self._init_timer.cancel()
         if self.current is not None:
             self._complete(self.current, error)
-        self.state = "dead"
         # Lambda expects the runtime to exit after /init/error; make sure it does.
         asyncio.get_running_loop().call_later(0.5, self.kill)
 
@@ -416,11 +335,11 @@ class Environment:
 
     def _timed_out(self, inv: Invocation) -> None:
         self._timer = None
-        if self.state == "dead":
+        if self.dead:
             return
         seconds = self.config.timeout
         message = f"RequestId: {inv.request_id} Error: Task timed out after {seconds:.2f} seconds"
-        self.state = "dead"
+        self._die()
         self._read_peak_memory()
         self.kill()
         if inv.done:
@@ -443,10 +362,14 @@ class Environment:
         code = await self.proc.wait()
         self._exited(f"Runtime exited with error: exit status {code}" if code else "Runtime exited")
 
+    def _die(self) -> None:
+        """Nothing more runs here: the process ended, or is being killed."""
+        self.api.died()
+
     def _exited(self, reason: str) -> None:
         self._read_logs()
-        was = self.state
-        self.state = "dead"
+        was = self.life.state
+        self._die()
         self._cancel_deadline()
         self._sample_memory_stop()
         # What the runtime wrote before it ended still sits in its
@@ -454,6 +377,11 @@ class Environment:
         self.api.drain(lambda: self._after_exit(reason, was), _DRAIN_TIMEOUT)
 
     def _after_exit(self, reason: str, was: str) -> None:
+        handoff, self.handoff = self.handoff, None
+        if handoff is not None:
+            # Never delivered here: it runs elsewhere (or is throttled).
+            self.api.withdraw()
+            asyncio.get_running_loop().call_soon(self.pool.invoke, *handoff)
         self._close_logs()
         if not self.initialized.done():
             self.initialized.set_result(False)
@@ -463,7 +391,7 @@ class Environment:
                 "Runtime.ExitError", f"RequestId: {inv.request_id} Error: {reason}"
             )
             self._complete(inv, error)
-        elif (was != "dead" or self._init_error is not None) and not self.pool.closing:
+        elif (was != DEAD or self._init_error is not None) and not self.pool.closing:
             # After a failed init the exit status says how the runtime ended.
             self.printer.warning(f"environment {self.index}: {reason}")
         self.pool._gone(self)
@@ -534,163 +462,3 @@ class Environment:
         if self._sampler is not None:
             self._sampler.cancel()
             self._sampler = None
-
-
-class Pool:
-    """Up to ``concurrency`` environments; one invocation each at a time."""
-
-    def __init__(self, config: FunctionConfig, printer: LogPrinter) -> None:
-        self.config = config
-        self.printer = printer
-        self.environments: list[Environment] = []
-        self.closing = False
-        self._idle_envs: deque[Environment] = deque()
-        self._count = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._queued: set[asyncio.Future[None]] = set()
-        self.queued_bytes = 0
-
-    def invoke(self, inv: Invocation) -> None:
-        """Start ``inv`` on a warm environment, or a cold one; else raise."""
-        while self._idle_envs:
-            env = self._idle_envs.pop()  # most recently used first, as Lambda reuses
-            if env.state == "idle" and not env.stale:
-                env.assign(inv)
-                return
-        if len(self.environments) >= self.config.concurrency:
-            raise TooManyRequests
-        self._count += 1
-        env = Environment(self, self._count)
-        self.environments.append(env)
-        env.current = inv
-        env.state = "busy"
-        env.api.deliver(inv)
-        kind = "snap-start: init, snapshot, restore" if self.config.snap_start else "cold start"
-        self.printer.platform(f"INIT_START environment {env.index} ({kind})")
-        env.start_task = asyncio.ensure_future(env.start())
-
-    async def provision(self, count: int) -> int:
-        """Start ``count`` environments and wait until each is initialized.
-
-        Like Lambda's provisioned concurrency: init runs before any request
-        (``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``), so no
-        request waits for it, and REPORT lines carry no Init Duration.
-        Returns how many initialized; the others' errors are in the log.
-        """
-        started = []
-        for _ in range(min(count, self.config.concurrency)):
-            self._count += 1
-            env = Environment(self, self._count)
-            env.provisioned = True
-            env._init_reported = True
-            self.environments.append(env)
-            self.printer.platform(f"INIT_START environment {env.index} (provisioned)")
-            env.start_task = asyncio.ensure_future(env.start())
-            started.append(env)
-        results = await asyncio.gather(*(env.initialized for env in started))
-        return sum(results)
-
-    def enqueue(self, inv: Invocation) -> None:
-        """Run ``inv`` once an environment is free (an asynchronous invoke).
-
-        Raises ``TooManyRequests`` when the queue already holds
-        ``MAX_QUEUED_EVENTS`` events or ``MAX_QUEUED_BYTES`` of payload:
-        Lambda's own queue is practically unbounded, but a local one must
-        not grow the dev server without limit.
-        """
-        size = len(inv.payload)
-        if len(self._queued) >= MAX_QUEUED_EVENTS or self.queued_bytes + size > MAX_QUEUED_BYTES:
-            raise TooManyRequests
-        self.queued_bytes += size
-        task = asyncio.ensure_future(self._run_queued(inv, size))
-        self._queued.add(task)
-        task.add_done_callback(self._queued.discard)
-
-    async def _run_queued(self, inv: Invocation, size: int) -> None:
-        config = self.config
-        queued_at = time.monotonic()
-        try:
-            for attempt in range(config.async_retries + 1):
-                if attempt:
-                    # As Lambda does, each retry waits longer than the last.
-                    await asyncio.sleep(config.async_retry_delay * attempt)
-                    inv = Invocation(
-                        inv.payload,
-                        request_id=inv.request_id,
-                        client_context=inv.client_context,
-                        trace_header=inv.trace_header,  # a retry continues the caller's trace
-                    )
-                done = _Completion(inv)
-                age_left = config.max_event_age - (time.monotonic() - queued_at)
-                try:
-                    await asyncio.wait_for(self.invoke_queued(inv), max(age_left, 0.0))
-                except asyncio.TimeoutError:
-                    self.printer.warning(
-                        f"async invocation {inv.request_id} dropped: older than the maximum"
-                        f" event age ({config.max_event_age:g} s)"
-                    )
-                    return
-                error = await done.wait()
-                if error is None or self.closing:
-                    return
-                if attempt < config.async_retries:
-                    self.printer.warning(
-                        f"async invocation {inv.request_id} failed ({error.error_type});"
-                        f" retry {attempt + 1} of {config.async_retries}"
-                    )
-                else:
-                    self.printer.warning(
-                        f"async invocation {inv.request_id} failed ({error.error_type})"
-                        f" after {config.async_retries} retries"
-                    )
-        finally:
-            # The payload no longer waits in the queue.
-            self.queued_bytes -= size
-
-    async def invoke_queued(self, inv: Invocation) -> None:
-        """Like ``invoke``, but wait for a free environment (asynchronous invokes)."""
-        while not self.closing:
-            try:
-                self.invoke(inv)
-                return
-            except TooManyRequests:
-                fut = asyncio.get_running_loop().create_future()
-                self._waiters.append(fut)
-                await fut
-
-    def reload(self) -> None:
-        """Code changed: idle environments stop now, busy ones after their invocation."""
-        for env in list(self.environments):
-            env.stale = True
-            if env.state == "idle":
-                env.state = "dead"
-                env.kill()
-
-    async def close(self) -> None:
-        """Stop every environment."""
-        self.closing = True
-        for env in list(self.environments):
-            env.kill()
-        for env in list(self.environments):
-            if env.proc is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(env.proc.wait(), 2)
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    def _idle(self, env: Environment) -> None:
-        self._idle_envs.append(env)
-        self._wake()
-
-    def _gone(self, env: Environment) -> None:
-        if env in self.environments:
-            self.environments.remove(env)
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters:
-            fut = self._waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                return
