@@ -1,4 +1,4 @@
-"""A constant of the protocol is defined once (style.md): in lambdastream.wire, which the rest imports."""
+"""A constant of the protocol is defined once (style.md), in lambdastream.wire."""
 
 from __future__ import annotations
 

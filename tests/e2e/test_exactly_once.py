@@ -14,6 +14,7 @@ themselves in tests/web/test_web_exactly_once.py).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,3 +193,35 @@ def test_cancelling_a_pending_receive_leaves_the_stream_intact(dev):
     assert reply.trailers == []
     _ran_once(root, request_id)
     assert "InvalidStateError" not in server.logs()
+
+
+LONG_ERROR = """
+import sys
+
+def deep(n):
+    if n:
+        return deep(n - 1)
+    raise ValueError("why " * 5000)
+
+def handler(event, context):
+    yield "partial"
+    deep(200)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_an_error_after_the_first_byte_fits_lambdas_trailers_however_long(dev_server, tmp_path):
+    # A long message and a deep stack would pass Go's 4 KiB trailer buffer:
+    # Lambda would report a truncated response instead of the error.
+    server = dev_server("app.handler", write_handler(tmp_path, LONG_ERROR))
+    reply = request(server.url + "/", timeout=30)
+    assert reply.status == 200 and reply.body == b"partial" and reply.complete
+    trailers = dict(reply.trailers)
+    assert trailers["lambda-runtime-function-error-type"] == "ValueError"
+    error = json.loads(base64.b64decode(trailers["lambda-runtime-function-error-body"]))
+    assert error["errorType"] == "ValueError"
+    assert error["errorMessage"].startswith("why why")
+    assert error["stackTrace"], error  # the innermost frames are kept
+    assert 'raise ValueError("why " * 5000)' in error["stackTrace"][-1]
+    section = sum(len(f"{k}: {v}\r\n") for k, v in reply.trailers) + 2
+    assert section <= 4096

@@ -26,10 +26,10 @@ def serve_in_process(root: Path, *, cors: Any = None) -> Iterator[InProcess]:
     """Serve ``app.handler`` from ``root`` on free loopback ports until the block ends."""
     from lambdastream.httpserver import serve
     from lambdastream.local.function import FunctionConfig
-    from lambdastream.local.pool import Pool
     from lambdastream.local.function_url import MAX_REQUEST, FunctionUrl
     from lambdastream.local.invoke_api import MAX_PAYLOAD, InvokeApi
     from lambdastream.local.logs import LogPrinter
+    from lambdastream.local.pool import Pool
 
     log = io.StringIO()
     loop = asyncio.new_event_loop()

@@ -80,10 +80,11 @@ def test_a_provisioned_environment_killed_from_outside_is_restored(dev_server, t
     deadline = time.monotonic() + 20
     while True:
         replies: list = []
-        threads = [
-            threading.Thread(target=lambda: replies.append(request(server.url + "/slow")))
-            for _ in range(2)
-        ]
+
+        def call(into: list = replies) -> None:
+            into.append(request(server.url + "/slow"))
+
+        threads = [threading.Thread(target=call) for _ in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -111,7 +112,9 @@ def test_dev_stops_within_five_seconds_with_events_queued(tmp_path, sig):
     # A probe saw dev hang for 30 minutes after SIGTERM (or Ctrl-C, twice)
     # with Event invokes queued behind a busy function.
     root = write_handler(tmp_path, SLOW)
-    server = start_dev("app.handler", root, "--name", "app", "--concurrency", "1", "--timeout", "60")
+    server = start_dev(
+        "app.handler", root, "--name", "app", "--concurrency", "1", "--timeout", "60"
+    )
     try:
         lam = lambda_client(server.api_url)
         lam.invoke(FunctionName="app", InvocationType="Event", Payload=json.dumps({"sleep": 30}))

@@ -200,3 +200,43 @@ def test_a_trailer_with_a_bare_cr_is_a_truncated_response(dev_server, tmp_path):
     assert "x-injected" not in trailers
     server.wait_for_log(r"bare CR trailer answered: 400")
     assert "X-Injected" not in server.logs()
+
+
+LONG_TRAILERS = """
+from raw_runtime import Connection
+
+api = Connection()
+rid, _ = api.next_invocation()
+body = "A" * int(open("trailer-size").read())
+api.send(
+    f"POST /2018-06-01/runtime/invocation/{rid}/response HTTP/1.1\\r\\nHost: x\\r\\n"
+    "Lambda-Runtime-Function-Response-Mode: streaming\\r\\nTransfer-Encoding: chunked\\r\\n"
+    "Content-Type: text/plain\\r\\n\\r\\n7\\r\\npartial\\r\\n"
+    f"0\\r\\nLambda-Runtime-Function-Error-Type: Big\\r\\n"
+    f"Lambda-Runtime-Function-Error-Body: {body}\\r\\n\\r\\n".encode()
+)
+print("long trailers answered:", api.answer()[0], flush=True)
+"""
+# The trailer section's bytes other than the body's value, final CRLF included.
+_TRAILER_FRAME = len(
+    "Lambda-Runtime-Function-Error-Type: Big\r\nLambda-Runtime-Function-Error-Body: \r\n\r\n"
+)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("size", "taken"), [(4096 - _TRAILER_FRAME, True), (4097 - _TRAILER_FRAME, False)]
+)
+def test_trailers_beyond_go_s_4_kib_buffer_are_a_truncated_response(
+    dev_server, tmp_path, size, taken
+):
+    # Lambda's Runtime API is Go's net/http: it reads a chunked body's trailer
+    # section, its final CRLF included, within its 4 KiB read buffer
+    # (transfer.go, seeUpcomingDoubleCRLF: "suspiciously long trailer").
+    (tmp_path / "trailer-size").write_text(str(size))
+    server = _start(dev_server, _runtime(tmp_path, LONG_TRAILERS))
+    reply = request(server.url + "/", timeout=15)
+    assert reply.status == 200 and reply.body == b"partial" and reply.complete
+    error_type = dict(reply.trailers)["lambda-runtime-function-error-type"]
+    assert error_type == ("Big" if taken else "Runtime.TruncatedResponse")
+    server.wait_for_log(rf"long trailers answered: {202 if taken else 400}")

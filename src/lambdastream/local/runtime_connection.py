@@ -33,7 +33,7 @@ from lambdastream.local.runtime_api import (
     error_response,
     response,
 )
-from lambdastream.wire.chunks import ERROR_TYPE_TRAILER
+from lambdastream.wire.chunks import ERROR_TYPE_TRAILER, TRAILERS_LIMIT
 from lambdastream.wire.dechunk import ChunkedDecoder, ChunkedError
 
 __all__ = ["RuntimeConnection"]
@@ -184,7 +184,7 @@ class RuntimeConnection(asyncio.Protocol):
             return b""
         te = head.headers.get("transfer-encoding", "").lower()
         if "chunked" in te:
-            self._chunked = ChunkedDecoder()
+            self._chunked = ChunkedDecoder(max_trailers=TRAILERS_LIMIT)
             self._state = _BODY
         else:
             try:

@@ -270,14 +270,20 @@ class Reply:
 
         error = error_from_exception(exc, self.request_id)
         log_error(error, logs.LOG_FORMAT)
-        body = error_json(error)
         error_type = error["errorType"] or "Unhandled"
         if self.stream_ is not None and self.stream_.started:
             import base64
 
+            from lambdastream.runtime.errors import error_json_within
+            from lambdastream.wire.chunks import error_body_room
+
+            # Trailers: what Lambda takes of them (4 KiB in all), in base64.
+            room = error_body_room(error_type) // 4 * 3
+            body = error_json_within(error, room)
             answer = self.stream_.fail(error_type, base64.b64encode(body).decode())
         else:
             path = f"invocation/{self.request_id}/error"
+            body = error_json(error)
             answer = self.client.post_error(path, body, error_type, self.invocation_id)
         self.answered = True
         _check(answer, "error")

@@ -16,6 +16,7 @@ __all__ = [
     "RuntimeFault",
     "error_from_exception",
     "error_json",
+    "error_json_within",
     "log_error",
     "make_error",
     "user_stack_trace",
@@ -107,6 +108,47 @@ def error_json(error: dict) -> bytes:
 def _encode(document: dict) -> str:
     # default=str: a RuntimeFault may carry anything; the error must still go out.
     return json.dumps(document, ensure_ascii=_ENSURE_ASCII, default=str)
+
+
+def error_json_within(error: dict, limit: int) -> bytes:
+    """:func:`error_json` of ``error``, made to fit ``limit`` bytes.
+
+    The message is cut to half the room at most, then the outermost stack
+    frames go (the innermost say where it failed), with one line saying how
+    many, then the message is cut further if it must.
+
+    >>> error = make_error("x" * 100, "ValueError", ["  File 'a'\\n"] * 50)
+    >>> body = error_json_within(error, 300)
+    >>> len(body) <= 300, json.loads(body)["stackTrace"][0]
+    (True, '(39 outer frames left out)')
+    """
+    if len(error_json(error)) <= limit:
+        return error_json(error)
+    error = {**error, "errorMessage": _cut(error, limit // 2)}
+    frames = list(error.get("stackTrace") or [])
+    kept = len(frames)
+    body = error_json(error)
+    while kept and len(body) > limit:
+        kept -= 1
+        note = [f"({len(frames) - kept} outer frames left out)"]
+        error = {**error, "stackTrace": note + frames[len(frames) - kept :]}
+        body = error_json(error)
+    if len(body) > limit:
+        error = {**error, "errorMessage": _cut(error, limit)}
+    return error_json(error)
+
+
+def _cut(error: dict, limit: int) -> str:
+    """The longest head of ``error``'s message with which its JSON fits ``limit`` (marked cut)."""
+    message = str(error.get("errorMessage") or "")
+    if len(error_json(error)) <= limit:
+        return message
+    low, high = 0, len(message)
+    while low < high:  # a binary search: escapes make the JSON's length uneven
+        middle = (low + high + 1) // 2
+        candidate = error_json({**error, "errorMessage": message[:middle] + " [cut]"})
+        low, high = (middle, high) if len(candidate) <= limit else (low, middle - 1)
+    return message[:low] + " [cut]"
 
 
 def log_error(error: dict, log_format: str) -> None:

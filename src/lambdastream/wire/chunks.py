@@ -18,6 +18,10 @@ ERROR_TYPE_TRAILER = "Lambda-Runtime-Function-Error-Type"
 ERROR_BODY_TRAILER = "Lambda-Runtime-Function-Error-Body"
 
 LAST_CHUNK = b"0\r\n\r\n"
+# Lambda's Runtime API is Go's net/http, which takes a chunked body's trailer
+# section (its lines and the final CRLF) only within its 4 KiB read buffer
+# (transfer.go, seeUpcomingDoubleCRLF): longer, and the body fails.
+TRAILERS_LIMIT = 4096
 
 # A chunk at least this big is handed to the kernel as its own buffer (no
 # copy); smaller ones are copied together with their framing. Copying a few
@@ -96,11 +100,22 @@ def last_chunk(trailers: "Iterable[tuple[str, str]]" = ()) -> bytes:
     return b"0\r\n" + lines.encode("latin-1") + b"\r\n"
 
 
+def error_body_room(error_type: str) -> int:
+    """How many bytes of base64 the error body trailer may hold next to ``error_type``.
+
+    >>> error_body_room("ValueError")
+    4008
+    """
+    frame = len(last_chunk_with_error(error_type, "")) - len(b"0\r\n")
+    return TRAILERS_LIMIT - frame
+
+
 def last_chunk_with_error(error_type: str, error_body_b64: str) -> bytes:
     """Return the terminating chunk carrying Lambda's two error trailers.
 
     The body must already be base64: a CR or LF inside a trailer value would
-    end the trailer early and Lambda would report a truncated response.
+    end the trailer early and Lambda would report a truncated response. It
+    must fit :func:`error_body_room`, or Lambda refuses the trailers.
     """
     return last_chunk(
         ((ERROR_TYPE_TRAILER, _header_safe(error_type)), (ERROR_BODY_TRAILER, error_body_b64))
