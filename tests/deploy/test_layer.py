@@ -63,6 +63,11 @@ def test_the_layer_holds_the_wrapper_and_only_what_runs_on_lambda(layer_zip):
         "python/lambdastream/asgi.py",
         "python/lambdastream/wsgi.py",
         "python/lambdastream/runtime/asgi_server.py",
+        # the protocols the runtime speaks ship with it
+        "python/lambdastream/wire/__init__.py",
+        "python/lambdastream/wire/chunks.py",
+        "python/lambdastream/wire/integration.py",
+        "python/lambdastream/wire/dechunk.py",
     } <= sources
     assert all(n == WRAPPER_NAME or n.startswith("python/lambdastream/") for n in names)
     assert [n for n in names if any(part in n for part in NOT_IN_LAYER)] == []
