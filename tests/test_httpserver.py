@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import h11
 import pytest
@@ -17,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from probes import read_until_closed
 
-from lambdastream.httpserver import AsyncResponse, UploadBudget, async_app, serve
+from lambdastream.httpserver import AsyncResponse, Limits, UploadBudget, async_app, serve
+from lambdastream.httpserver.limits import MAX_HEAD, MAX_HEADERS
 from lambdastream.httpserver.reader import Failed, Received, Refused, RequestReader
 from lambdastream.wire.request import HttpRequest
 
@@ -26,7 +28,7 @@ from lambdastream.wire.request import HttpRequest
 PIPELINE = (
     b"POST /one HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
     b"POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-    b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    b"3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n"
     b"GET /three HTTP/1.1\r\nHost: x\r\n\r\n"
 )
 
@@ -68,7 +70,7 @@ def test_a_body_the_budget_cannot_hold_is_refused_from_its_head():
     budget = UploadBudget(10)
     assert budget.reserve(8)
     [refused] = RequestReader(100, budget).feed(
-        b"POST /x HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
     )
     assert isinstance(refused, Refused) and refused.reason == "throttled"
     assert (refused.request.target, refused.request.body, budget.held) == ("/x", b"", 8)
@@ -77,20 +79,74 @@ def test_a_body_the_budget_cannot_hold_is_refused_from_its_head():
 def test_a_chunked_body_is_bounded_as_it_grows():
     budget = UploadBudget(1000)
     reader = RequestReader(max_body=10, budget=budget)
-    items = reader.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n")
+    items = reader.feed(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n"
+    )
     assert items == [] and budget.held == 6
     [refused] = reader.feed(b"6\r\nghijkl\r\n")  # 12 > 10: no need to wait for the end
     assert isinstance(refused, Refused) and refused.reason == "too_large"
     assert budget.held == 0
 
 
+CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("piece", [1000, 16 * 1024 + 1, 256 * 1024], ids=["1k", "16k+1", "256k"])
+def test_a_trailer_that_never_ends_is_431_within_the_head_limit(piece):
+    """The trailer section is head-like: its bytes count against MAX_HEAD
+    as they come, not when a line ends (httptools holds a line, growing it
+    by copying, until it ends)."""
+    budget = UploadBudget(1000)
+    reader = RequestReader(max_body=100, budget=budget)
+    assert reader.feed(CHUNKED_HEAD + b"3\r\nabc\r\n0\r\nX-Endless: ") == []
+    sent, items = 0, []
+    while not items and sent < 20 * MAX_HEAD:
+        items = reader.feed(b"a" * piece)
+        sent += piece
+    [failed] = items
+    assert isinstance(failed, Failed) and failed.status == 431, failed
+    assert "trailers" in failed.detail
+    assert sent <= MAX_HEAD + 2 * 16 * 1024 + piece, sent
+    assert budget.held == 0  # the body's 3 bytes were given back
+
+
+def test_the_head_and_trailers_share_one_limit():
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-Big: "
+    head += b"h" * (MAX_HEAD - 20_000) + b"\r\n\r\n"
+    trailer = b"X-T: " + b"t" * 30_000 + b"\r\n\r\n"  # whole: counted as it ends
+    [failed] = RequestReader(100, UploadBudget(1000)).feed(head + b"1\r\na\r\n0\r\n" + trailer)
+    assert isinstance(failed, Failed) and failed.status == 431, failed
+    many = b"".join(b"X-T%d: t\r\n" % i for i in range(MAX_HEADERS))
+    [failed] = RequestReader(100, UploadBudget(1000)).feed(CHUNKED_HEAD + b"0\r\n" + many)
+    assert isinstance(failed, Failed) and failed.status == 431, failed
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=20_000))
+def test_trailers_and_chunk_framing_within_the_limit_are_read(size):
+    """Framing bytes are not body, but they are no trailers either: a body
+    sent a byte per chunk, or in chunks of any size, is read whole."""
+    body = bytes(range(256)) * 80  # 20,480 bytes
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
+        for i in range(0, len(body), size)
+    )
+    raw = CHUNKED_HEAD + chunks + b"0\r\nX-T: " + b"t" * 40_000 + b"\r\n\r\n"
+    reader = RequestReader(max_body=len(body), budget=UploadBudget(10**6))
+    items = []
+    for start in range(0, len(raw), 4096):  # as a socket would hand it over
+        items += reader.feed(raw[start : start + 4096])
+    [received] = items
+    assert isinstance(received, Received) and received.request.body == body
+
+
 @pytest.mark.parametrize(
     ("raw", "status"),
     [
-        (b"GET / HTTP/1.1\r\nX: " + b"a" * 100_000, 431),  # a head that never ends
-        (b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", 431),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 100_000, 431),  # a head that never ends
+        (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", 431),
         (b"\x16\x03\x01 garbage\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n", 400),
     ],
     ids=["endless-head", "101-fields", "garbage", "upgrade"],
 )
@@ -103,7 +159,7 @@ def test_bytes_that_are_no_request_fail_once(raw, status):
 
 def test_expect_100_continue_is_wanted_until_the_body_comes():
     reader = RequestReader(100, UploadBudget(1000))
-    reader.feed(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+    reader.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
     assert reader.wants_continue
     reader.feed(b"h")  # a client may send its body without waiting (RFC 9110 10.1.1)
     assert not reader.wants_continue
@@ -265,3 +321,210 @@ def test_a_body_is_freed_at_once_without_the_garbage_collector():
         tracemalloc.stop()
         gc.enable()
     assert max(peaks) < size, [p // 1024 for p in peaks]
+
+
+# ------------------------------------------------------------------ the connection cap
+
+
+def _get(sock: socket.socket, target: str = "/") -> bytes:
+    """One keep-alive GET on ``sock``; its whole answer."""
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return _answer(sock)
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """The next answer on ``sock`` (our handlers answer ``hi``, with a Content-Length)."""
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.endswith(b"hi"):
+        piece = sock.recv(65536)
+        assert piece, f"closed after {answer!r}"
+        answer += piece
+    return answer
+
+
+@dataclass
+class _Capped:
+    address: tuple[str, int]
+    lines: list[str]  # what the server logged
+    holding: threading.Semaphore  # released once per /hold request under way
+    release: threading.Event  # lets every /hold request be answered
+
+
+@contextlib.contextmanager
+def _capped(cap: int) -> Iterator[_Capped]:
+    """A server of at most ``cap`` connections; ``/hold`` is answered once released."""
+    capped = _Capped(("", 0), [], threading.Semaphore(0), threading.Event())
+
+    async def handler(request: HttpRequest, response: AsyncResponse) -> None:
+        if request.target == "/hold":
+            capped.holding.release()
+            await asyncio.get_running_loop().run_in_executor(None, capped.release.wait, 20)
+        await response.send(200, [("content-type", "text/plain")], b"hi")
+
+    limits = Limits(max_connections=cap)
+    with _serving(handler, limits=limits, log=capped.lines.append) as address:
+        capped.address = address
+        try:
+            yield capped
+        finally:
+            capped.release.set()
+
+
+def _cap_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if "connections open" in line]
+
+
+def _hold(sock: socket.socket, capped: _Capped) -> None:
+    """A request under way on ``sock`` until ``capped.release`` is set."""
+    sock.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert capped.holding.acquire(timeout=10)
+
+
+@pytest.mark.timeout(30)
+def test_at_the_cap_the_longest_idle_connection_makes_room():
+    with _capped(3) as capped, contextlib.ExitStack() as stack:
+        address = capped.address
+        socks = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in "abc"]
+        for sock in socks:  # each answered, so each is known to the server, in this order
+            assert _get(sock).startswith(b"HTTP/1.1 200 ")
+        newcomer = stack.enter_context(socket.create_connection(address, timeout=10))
+        assert _get(newcomer).startswith(b"HTTP/1.1 200 ")
+        assert read_until_closed(socks[0], timeout=5) == (b"", True)  # quietly, like idle
+        for sock in (*socks[1:], newcomer):
+            assert _get(sock).startswith(b"HTTP/1.1 200 ")  # still there
+        [line] = _cap_lines(capped.lines)
+        assert "3 connections open" in line
+
+
+@pytest.mark.timeout(30)
+def test_a_connection_with_a_request_under_way_is_never_made_room_from():
+    with _capped(2) as capped, contextlib.ExitStack() as stack:
+        address = capped.address
+        busy = stack.enter_context(socket.create_connection(address, timeout=10))
+        _hold(busy, capped)
+        idle = stack.enter_context(socket.create_connection(address, timeout=10))
+        assert _get(idle).startswith(b"HTTP/1.1 200 ")
+        newcomer = stack.enter_context(socket.create_connection(address, timeout=10))
+        assert _get(newcomer).startswith(b"HTTP/1.1 200 ")  # made room: the idle one went
+        assert read_until_closed(idle, timeout=5) == (b"", True)
+        _hold(newcomer, capped)  # now none is idle: no room
+        for _ in range(20):
+            with socket.create_connection(address, timeout=10) as late:
+                answer, closed = read_until_closed(late, timeout=5)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), answer
+            assert b"\r\nConnection: close" in head and body == b"Service Unavailable"
+            assert closed
+        assert len(_cap_lines(capped.lines)) == 1  # once, not per refused socket
+        capped.release.set()  # the held requests are answered, on connections kept all along
+        for sock in (busy, newcomer):
+            assert _answer(sock).startswith(b"HTTP/1.1 200 ")
+            assert _get(sock).startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.timeout(30)
+def test_the_cap_is_logged_again_only_after_going_back_under_it():
+    with _capped(4) as capped:
+        for round_ in (1, 2):
+            with contextlib.ExitStack() as stack:
+                for _ in range(12):
+                    sock = stack.enter_context(socket.create_connection(capped.address, 10))
+                    assert _get(sock).startswith(b"HTTP/1.1 200 ")
+            # All closed by us: the server's count goes back to 0.
+            with socket.create_connection(capped.address, timeout=10) as sock:
+                assert _get(sock).startswith(b"HTTP/1.1 200 ")
+            assert len(_cap_lines(capped.lines)) == round_, capped.lines
+
+
+EMFILE_SERVER = """
+import asyncio, os, sys
+from lambdastream.httpserver import async_app, serve
+
+async def hello(request, response):
+    await response.send(200, [("content-type", "text/plain")], b"hi")
+
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await serve(async_app(hello), "127.0.0.1", 0, max_body=1024,
+                         log=lambda line: print(line, flush=True))
+    print("port", server.sockets[0].getsockname()[1], flush=True)
+    held = []  # every file descriptor left, so that accept() fails with EMFILE
+    while True:
+        try:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            break
+    print("full", flush=True)
+    freed = asyncio.Event()
+    loop.add_reader(sys.stdin.fileno(), freed.set)
+    await freed.wait()
+    for fd in held:
+        os.close(fd)
+    print("freed", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_accept_errors_are_logged_once_not_per_attempt():
+    """Out of file descriptors, asyncio logs "socket.accept() out of system
+    resource" (with a traceback) up to 100 times a second: the server says
+    it once, and serves again once descriptors are back."""
+    import resource
+    import subprocess
+    import sys
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EMFILE_SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=low_limit,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    lines: list[bytes] = []
+    # Read as it comes: a flood of log lines would otherwise fill the pipe and stop the server.
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    try:
+        port = int(proc.stdout.readline().split()[1])
+        assert proc.stdout.readline() == b"full\n"
+        reader.start()
+        with contextlib.ExitStack() as stack:
+            waiting = [
+                stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+                for _ in range(10)  # under the cap (16: a quarter of 64 descriptors)
+            ]
+            time.sleep(2.5)  # asyncio retries a failed accept every second
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+            assert _get(waiting[0]).startswith(b"HTTP/1.1 200 ")  # accepted once fds are back
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if reader.is_alive():
+            reader.join(10)
+    output = b"".join(lines).decode()
+    assert output.count("cannot accept connections") == 1, output[-3000:]
+    assert "out of system resource" not in output, output[-3000:]
+    assert len(output) < 2000, output[-3000:]
+
+
+def test_a_trailer_is_not_a_header_of_the_request():
+    # A trailer naming Host (or a signed header) after the body must not
+    # reach the request the frontends read: Go keeps trailers apart.
+    from lambdastream.httpserver.limits import UploadBudget
+    from lambdastream.httpserver.reader import Received, RequestReader
+
+    wire = (
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\nhi\r\n0\r\nHost: evil\r\nX-Amz-Date: 1\r\n\r\n"
+    )
+    [item] = RequestReader(max_body=100, budget=UploadBudget(1000)).feed(wire)
+    assert isinstance(item, Received)
+    assert item.request.headers == [("Host", "h"), ("Transfer-Encoding", "chunked")]
+    assert item.request.body == b"hi"

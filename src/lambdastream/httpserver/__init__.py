@@ -7,14 +7,18 @@ stream: chunked framing, trailers, and flow control hooks that fire when the
 client reads slower than we write. Coroutine handlers run through
 ``async_app``. Requests on one connection are answered in order.
 
-Every port gets the same limits: a bounded head (431), a body bounded by
+Every port gets the same limits: a bounded head and trailers (431), heads
+Go's net/http refuses refused too (400, 505), a body bounded by
 ``max_body`` and refused from its ``Content-Length`` (413, before it is
-sent), an upload budget shared by the whole process (429), and header, idle
-and body timeouts (408, or a quiet close). See ``limits.py`` for the values.
+sent), an upload budget shared by the whole process (429), header, idle and
+body timeouts (408, or a quiet close), and a cap on connections that makes
+room by closing the longest-idle one (else 503). See ``limits.py`` for the
+values.
 
 Modules: ``reader.py`` (bytes -> requests, sans-I/O), ``writer.py`` (one
 response on the wire), ``connection.py`` (the asyncio protocol: order,
-timers, budget), ``asyncapp.py`` (coroutine handlers), ``limits.py``.
+timers, budget), ``capacity.py`` (the connection cap), ``asyncapp.py``
+(coroutine handlers), ``limits.py``.
 
 Example::
 
@@ -33,6 +37,7 @@ import os
 from collections.abc import Callable, Iterator
 
 from lambdastream.httpserver.asyncapp import AsyncHandler, AsyncResponse, async_app
+from lambdastream.httpserver.capacity import Capacity, connection_cap, quiet_accept_errors
 from lambdastream.httpserver.connection import App, Connection, Site, refused_answer
 from lambdastream.httpserver.limits import Limits, UploadBudget, process_budget
 from lambdastream.httpserver.writer import ResponseWriter, http_date
@@ -50,6 +55,11 @@ __all__ = [
     "port_named",
     "serve",
 ]
+
+# Connections the kernel queues for us to accept (also asyncio's accept batch):
+# a burst of new clients waits there rather than being dropped (a dropped SYN
+# is retried after a second). nginx's and Redis's default.
+_BACKLOG = 511
 
 
 async def serve(
@@ -73,19 +83,33 @@ async def serve(
     one (the frontends answer in their AWS error format), else plain text.
     ``limits`` defaults to ``Limits.from_env(os.environ)``, ``budget`` to the
     process's shared one. ``log`` gets one line per refusal, malformed
-    request or timeout (none by default).
+    request or timeout (none by default), and one when the connection cap
+    is reached or ``accept()`` fails (not one per connection).
+
+    The process's soft open-file limit may be raised (see ``capacity.py``),
+    and the running loop's exception handler is wrapped, so that asyncio's
+    log of each failed ``accept()`` on this server becomes one line.
     """
+    limits = limits or Limits.from_env(os.environ)
+    capacity = Capacity(connection_cap(limits.max_connections), log)
     site = Site(
         app=app,
         on_too_large=on_too_large or getattr(app, "too_large", None) or refused_answer(413),
         on_throttled=on_throttled or getattr(app, "throttled", None) or refused_answer(429),
         max_body=max_body,
-        limits=limits or Limits.from_env(os.environ),
+        limits=limits,
         budget=budget or process_budget(os.environ),
+        capacity=capacity,
         log=log,
     )
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: Connection(site), host, port, reuse_address=True)
+    server = await loop.create_server(
+        lambda: Connection(site), host, port, reuse_address=True, backlog=_BACKLOG
+    )
+    bound = server.sockets[0].getsockname()
+    capacity.where = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
+    quiet_accept_errors(loop, server.sockets, capacity)
+    return server
 
 
 def is_loopback(host: str) -> bool:

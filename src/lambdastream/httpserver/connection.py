@@ -12,6 +12,10 @@ are no request get their answer when their turn comes, then the connection
 ends with a lingering close: what the client still sends is read and
 dropped for a moment, so that closing does not reset the connection and
 destroy the answer before the client reads it.
+
+Each connection tells its server's ``Capacity`` when it has no request under
+way (it may then be closed to make room for a new client) and when it has
+one; a connection the cap has no room for is answered 503.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lambdastream.httpserver.capacity import Capacity
 from lambdastream.httpserver.limits import Limits, UploadBudget
 from lambdastream.httpserver.reader import (
     BODY,
@@ -46,6 +51,10 @@ _WRITE_HIGH_WATER = 256 * 1024
 _JOIN_LIMIT = 16 * 1024
 _LINGER = 2.0  # seconds a refused connection drains the client's bytes before closing
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 19\r\nConnection: close\r\n\r\nService Unavailable"
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Site:
     max_body: int
     limits: Limits
     budget: UploadBudget
+    capacity: Capacity
     log: Callable[[str], None] | None = None  # refusals and timeouts, one line each
 
 
@@ -82,6 +92,7 @@ class Connection(asyncio.Protocol):
         self._heads_seen = 0
         self._unsent = 0  # bytes of our answers not yet taken by the client, at the last look
         self._timer: asyncio.TimerHandle | None = None
+        self._idle = False  # told the capacity we have no request under way
 
     # ------------------------------------------------------------ asyncio callbacks
 
@@ -91,10 +102,22 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer = peer[0]
+        capacity = self.site.capacity
+        if not capacity.admit(self):
+            # Every connection has a request under way: no room. Said once
+            # by the capacity, not per socket (a flood would flood the log).
+            self.write(_UNAVAILABLE)
+            if capacity.linger(self):
+                self._linger()
+            else:
+                self.close()
+            return
         self._arm()
+        self._note_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.site.capacity.gone(self)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -132,6 +155,7 @@ class Connection(asyncio.Protocol):
             self.transport.pause_reading()  # a pipelining client waits its turn
         self._next()
         self._arm()
+        self._note_idle()
 
     def eof_received(self) -> bool:
         # A client may half-close (shutdown(SHUT_WR)) once its request is
@@ -193,6 +217,7 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
         self._loop.call_soon(self._next)
         self._arm()
+        self._note_idle()
 
     def _fail(self, status: int, message: bytes) -> None:
         """The server's own final answer (400, 408, 431), then a lingering close."""
@@ -210,6 +235,7 @@ class Connection(asyncio.Protocol):
         # reads it (a 413 while it still sends its body). End our side, drop
         # what still arrives, close when the client does or after a moment.
         self._discard = True
+        self._note_idle()
         self._drop_requests()
         transport = self.transport
         if transport is None or self.closed or self._eof:
@@ -289,6 +315,33 @@ class Connection(asyncio.Protocol):
     def _log(self, message: str) -> None:
         if self.site.log is not None:
             self.site.log(f"HTTP {self.peer}: {message}")
+
+    # ------------------------------------------------------------ the connection cap
+
+    def _note_idle(self) -> None:
+        """Tell the capacity when this connection starts or stops having a request under way."""
+        idle = (
+            self._writer is None
+            and not self.queue
+            and not self._discard
+            and not self.closed
+            and self.reader.phase == IDLE
+        )
+        if idle != self._idle:
+            self._idle = idle
+            if idle:
+                self.site.capacity.idle(self)
+            else:
+                self.site.capacity.busy(self)
+
+    def close_idle(self) -> bool:
+        """Close to make room for a new client, as the idle timeout would:
+        quietly. Not while an answer is still leaving (closing would wait for
+        the client to read it)."""
+        if self.transport is not None and self.transport.get_write_buffer_size():
+            return False
+        self._give_up()
+        return True
 
     # ------------------------------------------------------------ writing
 

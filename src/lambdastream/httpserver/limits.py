@@ -1,5 +1,6 @@
-"""What one client may cost the server: time (three timeouts) and memory
-(the head limits, and an upload budget shared by every connection).
+"""What one client may cost the server: time (three timeouts), memory (the
+head limits, and an upload budget shared by every connection), and file
+descriptors (a cap on the connections of each listening server).
 
 Defaults follow AWS's own front end where it documents one: an Application
 Load Balancer closes a connection on which no data was sent or received for
@@ -17,6 +18,12 @@ byte per period. For Function URLs and Bedrock, AWS documents no figure.
 - ``body_timeout`` (60 s): a body that stops arriving for this long gets 408:
   ALB's idle timeout applied to an upload, as ALB applies it.
 
+- ``max_connections`` (1024): connections one listening server holds at
+  once (see ``capacity.py`` for what happens at the cap). AWS documents no
+  such figure for its front ends; 1024 is well above what a developer's
+  clients open, and an idle connection costs ~10 KB here. The cap is also
+  held within a quarter of the process's open-file limit.
+
 Tests set them lower through the environment (``LAMBDASTREAM_HTTP_*``, read
 when a server starts).
 
@@ -24,6 +31,8 @@ Example::
 
     >>> Limits.from_env({"LAMBDASTREAM_HTTP_HEADER_TIMEOUT": "2.5"}).header_timeout
     2.5
+    >>> Limits.from_env({"LAMBDASTREAM_HTTP_MAX_CONNECTIONS": "100"}).max_connections
+    100
     >>> budget = UploadBudget(100)
     >>> budget.reserve(60), budget.reserve(60), budget.held
     (True, False, 60)
@@ -36,8 +45,16 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
-__all__ = ["MAX_HEAD", "MAX_HEADERS", "Limits", "UploadBudget", "process_budget"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "MAX_HEAD",
+    "MAX_HEADERS",
+    "Limits",
+    "UploadBudget",
+    "process_budget",
+]
 
 # A request head (request line and headers) is bounded like the body is:
 # over 64 KiB or over 100 header fields, the answer is 431. AWS documents no
@@ -58,34 +75,42 @@ MAX_HEADERS = 100
 # refused with the frontend's throttling error (429).
 DEFAULT_UPLOAD_BUDGET = 64 * 1024 * 1024
 
+DEFAULT_MAX_CONNECTIONS = 1024
+
 _ENV_PREFIX = "LAMBDASTREAM_HTTP_"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The timeouts of every connection, in seconds (see the module's docstring)."""
+    """The timeouts of every connection, in seconds, and the connection cap
+    of a listening server (see the module's docstring)."""
 
     header_timeout: float = 60.0
     idle_timeout: float = 60.0
     body_timeout: float = 60.0
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Limits:
-        """The defaults, with ``LAMBDASTREAM_HTTP_<NAME>`` overrides (seconds).
+        """The defaults, with ``LAMBDASTREAM_HTTP_<NAME>`` overrides (seconds, or a count).
 
         A value that is not a positive number is reported on stderr and
         ignored: a typo must not stop the server, nor silently disable a
         limit.
         """
-        values: dict[str, float] = {}
+        values: dict[str, Any] = {}
         for item in fields(cls):
             raw = environ.get(_ENV_PREFIX + item.name.upper())
-            if raw is not None:
-                seconds = _positive(raw, float)
-                if seconds is None:
-                    _warn(item.name, raw, "a positive number of seconds")
-                else:
-                    values[item.name] = seconds
+            if raw is None:
+                continue
+            if item.name == "max_connections":
+                value, wanted = _positive(raw, int), "a positive whole number"
+            else:
+                value, wanted = _positive(raw, float), "a positive number of seconds"
+            if value is None:
+                _warn(item.name, raw, wanted)
+            else:
+                values[item.name] = value
         return cls(**values)
 
 

@@ -1,24 +1,30 @@
 """One connection's requests, read from bytes within their limits (sans-I/O).
 
 httptools parses; this module decides what a request may cost before its
-body is read: the head is bounded (``MAX_HEAD``, ``MAX_HEADERS``), a body
-over ``max_body`` is refused as soon as its ``Content-Length`` says so (or,
+body is read: the head is bounded (``MAX_HEAD``, ``MAX_HEADERS``), and so are
+a chunked body's trailers, which count against the same limits; a body over
+``max_body`` is refused as soon as its ``Content-Length`` says so (or,
 chunked, as soon as it grows past it), and the bytes of every body are taken
 from an :class:`UploadBudget` first, so that a request the process cannot
 hold is refused rather than buffered. A body of known length is read into a
-buffer of exactly that length; none grows by copying.
+buffer of exactly that length; none grows by copying. A head that llhttp
+reads but Go's net/http refuses (see :mod:`lambdastream.wire.http1`) is
+refused too, before its body is read.
 
 Example::
 
     >>> from lambdastream.httpserver.limits import UploadBudget
     >>> reader = RequestReader(max_body=10, budget=UploadBudget(100))
-    >>> [item] = reader.feed(b"POST /a HTTP/1.1\\r\\nContent-Length: 2\\r\\n\\r\\nhi")
+    >>> [item] = reader.feed(b"POST /a HTTP/1.1\\r\\nHost: h\\r\\nContent-Length: 2\\r\\n\\r\\nhi")
     >>> item.request.body, item.held
     (b'hi', 2)
     >>> [refused] = RequestReader(10, UploadBudget(100)).feed(
-    ...     b"POST / HTTP/1.1\\r\\nContent-Length: 11\\r\\n\\r\\n")
+    ...     b"POST / HTTP/1.1\\r\\nHost: h\\r\\nContent-Length: 11\\r\\n\\r\\n")
     >>> refused.reason
     'too_large'
+    >>> [failed] = RequestReader(10, UploadBudget(100)).feed(b"GET / HTTP/1.1\\r\\n\\r\\n")
+    >>> failed.status, failed.detail
+    (400, 'missing required Host header')
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 import httptools
 
 from lambdastream.httpserver.limits import MAX_HEAD, MAX_HEADERS, UploadBudget
+from lambdastream.wire.http1 import head_problem
 from lambdastream.wire.request import HttpRequest
 
 __all__ = ["Failed", "Item", "Received", "Refused", "RequestReader"]
@@ -46,10 +53,16 @@ _HEAD_TOO_LARGE = (
     b"Request Header Fields Too Large",
     f"a request head over {MAX_HEAD} bytes or {MAX_HEADERS} fields",
 )
+_TRAILERS_TOO_LARGE = (
+    431,
+    b"Request Header Fields Too Large",
+    f"request trailers over {MAX_HEAD} bytes or {MAX_HEADERS} fields, with the head",
+)
 
-# Bytes handed to the parser at a time while a head is coming, so that the
-# bytes of a head that never ends are counted to within one slice (httptools
-# holds a header until its line ends; the callbacks alone cannot bound it).
+# Bytes handed to the parser at a time while a head or a chunked body is
+# coming, so that the bytes of a head or trailer that never ends are counted
+# to within one slice (httptools holds a header until its line ends, growing
+# it by copying; the callbacks alone cannot bound it).
 _FEED = 16 * 1024
 
 
@@ -104,8 +117,14 @@ class RequestReader:
     def _begin(self) -> None:
         self._url = b""
         self._headers: list[tuple[str, str]] = []
-        self._head_size = 0  # request line and complete headers
+        self._head_size = 0  # request line and complete headers (and trailers)
+        self._fields = 0  # header and trailer fields
         self._head_read = 0  # bytes of feeds that fell wholly inside the head
+        self._head_end = 0  # _head_size when the head was complete
+        # Bytes of feeds that fell wholly between two pieces of a chunked
+        # body: chunk framing, and the trailers once the last chunk is read.
+        self._framing = 0
+        self._got_body = False  # on_body ran during the current feed
         self._buffer: bytearray | None = None
         self._filled = 0
         self._chunked = False
@@ -124,10 +143,11 @@ class RequestReader:
         view = memoryview(data)
         start, end = 0, len(view)
         while start < end:
-            reading_head = self.phase in (IDLE, HEAD)
-            piece = view[start : start + _FEED] if reading_head else view[start:]
+            phase, heads = self.phase, self.heads
+            sliced = phase in (IDLE, HEAD) or (phase == BODY and self._chunked)
+            piece = view[start : start + _FEED] if sliced else view[start:]
             start += len(piece)
-            was_in_head = self.phase == HEAD
+            self._got_body = False
             try:
                 parser.feed_data(piece)
             except httptools.HttpParserUpgrade:
@@ -143,10 +163,20 @@ class RequestReader:
                     self._fail(failure.status, failure.message, failure.detail)
             if self.phase == STOPPED:
                 break
-            if was_in_head and self.phase == HEAD:
+            if self.heads != heads or self.phase != phase:
+                continue  # the piece crossed a boundary: only whole pieces are counted
+            if phase == HEAD:
                 self._head_read += len(piece)
                 if self._head_read > MAX_HEAD:
                     self._fail(*_HEAD_TOO_LARGE)
+                    break
+            elif phase == BODY and self._chunked and not self._got_body:
+                # No body byte in a whole piece: framing, or the trailer
+                # section (after the last chunk), which may never end. Real
+                # framing between two pieces of a body is a few bytes.
+                self._framing += len(piece)
+                if self._head_end + self._framing > MAX_HEAD:
+                    self._fail(*_TRAILERS_TOO_LARGE)
                     break
         self._out = []  # the requests are the caller's now: holding them would hold their bodies
         return out
@@ -200,9 +230,15 @@ class RequestReader:
         self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # Trailers come here too, after the last chunk: they count with the
+        # head but are not headers (as Go keeps them apart, and as a Function
+        # URL passes none on), so that a trailer cannot add a second Host or
+        # a header the head's checks never saw.
+        self._fields += 1
+        if self.phase != BODY:
+            self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
         self._count(len(name) + len(value) + 4)
-        if len(self._headers) > MAX_HEADERS:
+        if self._fields > MAX_HEADERS:
             self._head_too_large()
 
     def _count(self, size: int) -> None:
@@ -211,11 +247,16 @@ class RequestReader:
             self._head_too_large()
 
     def _head_too_large(self) -> None:
-        self._failure = Failed(*_HEAD_TOO_LARGE)
+        self._failure = Failed(*(_TRAILERS_TOO_LARGE if self.phase == BODY else _HEAD_TOO_LARGE))
         raise _Stop
 
     def on_headers_complete(self) -> None:
+        problem = head_problem(self._version(), self._headers)
+        if problem is not None:
+            self._failure = Failed(problem.status, problem.reason.encode(), problem.reason)
+            raise _Stop
         self.phase = BODY
+        self._head_end = self._head_size
         length: int | None = None
         expect = ""
         for name, value in self._headers:
@@ -244,6 +285,8 @@ class RequestReader:
 
     def on_body(self, body: bytes) -> None:
         self.wants_continue = False  # the client did not wait (RFC 9110 10.1.1 lets it)
+        self._got_body = True
+        self._framing = 0
         buffer = self._buffer
         assert buffer is not None
         size = len(body)

@@ -37,7 +37,7 @@ REASONS = {
     415: "Unsupported Media Type", 422: "Unprocessable Entity", 424: "Failed Dependency",
     429: "Too Many Requests", 431: "Request Header Fields Too Large",
     500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-    504: "Gateway Timeout",
+    504: "Gateway Timeout", 505: "HTTP Version Not Supported",
 }  # fmt: skip
 
 _date_second = -1
@@ -101,7 +101,9 @@ class ResponseWriter:
         """The client went away; further writes are dropped."""
         return self._conn.closed
 
-    def _head_bytes(self, status: int, headers: Iterable[tuple[str, str]], framing: str) -> bytes:
+    def _head_bytes(
+        self, status: int, headers: Iterable[tuple[str, str]], framing: str, keep_alive: bool
+    ) -> bytes:
         """The status line and headers; raises ``UnicodeEncodeError`` for a non-Latin-1 header.
 
         Header values go out as Latin-1 (RFC 7230 obs-text): the frontends
@@ -112,8 +114,12 @@ class ResponseWriter:
         lines.append(f"Date: {http_date()}")
         if framing:
             lines.append(framing)
-        if not self._keep_alive:
+        if not keep_alive:
             lines.append("Connection: close")
+        elif self._http10:
+            # RFC 9112 9.3 (and Go): an HTTP/1.0 client that asked to keep
+            # the connection is told it is kept, else it expects a close.
+            lines.append("Connection: keep-alive")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
@@ -123,10 +129,11 @@ class ResponseWriter:
         response has then not started, and ``abort`` can still answer.
         """
         if _bodiless(status):
-            head = self._head_bytes(status, headers, "")
+            head = self._head_bytes(status, headers, "", self._keep_alive)
             body = b""
         else:
-            head = self._head_bytes(status, headers, f"Content-Length: {len(body)}")
+            framing = f"Content-Length: {len(body)}"
+            head = self._head_bytes(status, headers, framing, self._keep_alive)
         self.started = True
         self._conn.write(head if self._head_only else head + body)
         self._finish()
@@ -144,20 +151,24 @@ class ResponseWriter:
         ``with_body``: the caller writes (or ends) right away; the head then
         leaves in the same send as those bytes.
         """
-        if _bodiless(status):
+        bodiless = _bodiless(status)
+        keep_alive = self._keep_alive
+        if bodiless:
             # A 1xx, 204 or 304 ends at its head (RFC 9112, section 6.3): no
             # framing, no last chunk, whatever the function streams after it.
-            self._head_only = self._bodiless = True
             framing = ""
         elif self._http10:
             framing = ""
+            keep_alive = False  # the body ends when the connection does
         else:
             framing = "Transfer-Encoding: chunked" + (
                 f"\r\nTrailer: {trailers}" if trailers else ""
             )
         # Encoded before anything changes: a head that cannot be sent leaves
         # the response unstarted, so the client can still get a 502.
-        head = self._head_bytes(status, headers, framing)
+        head = self._head_bytes(status, headers, framing, keep_alive)
+        if bodiless:
+            self._head_only = self._bodiless = True
         self.started = True
         if self._bodiless:
             pass  # no body to delimit: the connection stays usable

@@ -12,7 +12,8 @@ it uses:
   trailers (what the Runtime API reads, as strict as Lambda's);
 - :mod:`~lambdastream.wire.integration`: the HTTP integration prelude's
   constants and framing; :mod:`~lambdastream.wire.prelude` its decoder;
-- :mod:`~lambdastream.wire.request`: one HTTP request;
+- :mod:`~lambdastream.wire.request`: one HTTP request, and
+  :mod:`~lambdastream.wire.http1` what makes its head one a server refuses;
 - :mod:`~lambdastream.wire.eventstream`: the AWS event stream;
 - :mod:`~lambdastream.wire.sigv4`: SigV4 signature verification.
 """
