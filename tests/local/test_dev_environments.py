@@ -131,3 +131,20 @@ def test_dev_stops_within_five_seconds_with_events_queued(tmp_path, sig):
         assert "20 queued asynchronous invocations dropped" in logs, logs
     finally:
         server.stop()
+
+
+NOFILE = """
+import resource
+
+def handler(event, context):
+    return list(resource.getrlimit(resource.RLIMIT_NOFILE))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_the_function_gets_lambdas_1024_file_descriptors(dev_server, tmp_path):
+    # dev raises its own limit for its connection cap; a function on Lambda
+    # has 1,024 ("Lambda quotas": file descriptors), and gets that here too.
+    server = dev_server("app.handler", write_handler(tmp_path, NOFILE))
+    soft, hard = json.loads(request(server.url + "/", timeout=15).body)
+    assert (soft, hard) == (1024, 1024)

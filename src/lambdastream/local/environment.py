@@ -50,6 +50,26 @@ _MEMORY_SAMPLE = 0.1
 INIT_TIMEOUT = 10.0
 
 
+# Lambda's quota: 1,024 file descriptors per execution environment ("Lambda
+# quotas"). dev itself may run with more (its connection cap wants them).
+FILE_DESCRIPTORS = 1024
+
+
+def _lambda_file_limit(pid: int) -> None:
+    """Give the runtime process Lambda's file limit, whatever dev's own is.
+
+    Set from outside, just after the process starts (a ``preexec_fn``
+    would run in a forked copy of a threaded process, which may deadlock):
+    the new interpreter has opened a handful of files by then.
+    """
+    try:
+        import resource
+
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (FILE_DESCRIPTORS, FILE_DESCRIPTORS))
+    except (ImportError, AttributeError, OSError, ValueError):  # not Linux, or gone already
+        pass
+
+
 class Owner(Protocol):
     """What an environment needs of the pool that owns it (``pool.Pool``)."""
 
@@ -135,6 +155,7 @@ class Environment:
             self._exited(f"could not start the runtime {self.config.command()[0]!r}: {exc}")
             return
         os.close(write_fd)
+        _lambda_file_limit(self.proc.pid)
         self._init_timer = loop.call_later(INIT_TIMEOUT, self._init_timed_out)
         self._exit_task = asyncio.ensure_future(self._wait_exit())
 
