@@ -149,3 +149,20 @@ def test_compact_json_is_json_dumps_with_compact_separators(value):
 def test_compact_json_refuses_what_json_refuses():
     with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
         compact_json({"s": {1}})
+
+
+def test_an_error_made_to_fit_keeps_a_short_message_and_the_innermost_frames():
+    # A deep web framework stack and a short message: the frames go, the
+    # message stays (it was cut to nothing once).
+    import json
+
+    from lambdastream.runtime.errors import error_json_within, make_error
+
+    frames = [
+        f'  File "/lib/framework/layer{i}.py", line {i}, in call\n    await app()\n'
+        for i in range(60)
+    ]
+    error = json.loads(error_json_within(make_error("boom", "RuntimeError", frames), 2000))
+    assert error["errorMessage"] == "boom"
+    assert error["stackTrace"][-1] == frames[-1]
+    assert error["stackTrace"][0].endswith("outer frames left out)")

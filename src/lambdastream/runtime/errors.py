@@ -118,13 +118,15 @@ def error_json_within(error: dict, limit: int) -> bytes:
     many, then the message is cut further if it must.
 
     >>> error = make_error("x" * 100, "ValueError", ["  File 'a'\\n"] * 50)
-    >>> body = error_json_within(error, 300)
-    >>> len(body) <= 300, json.loads(body)["stackTrace"][0]
+    >>> body = json.loads(error_json_within(error, 400))
+    >>> body["errorMessage"] == "x" * 100, body["stackTrace"][0]
     (True, '(39 outer frames left out)')
     """
     if len(error_json(error)) <= limit:
         return error_json(error)
-    error = {**error, "errorMessage": _cut(error, limit // 2)}
+    message = str(error.get("errorMessage") or "")
+    if len(message) > limit // 2:
+        error = {**error, "errorMessage": message[: limit // 2] + " [cut]"}
     frames = list(error.get("stackTrace") or [])
     kept = len(frames)
     body = error_json(error)
