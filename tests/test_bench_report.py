@@ -93,7 +93,7 @@ def test_the_report_is_written_when_nothing_was_measured(tmp_path):
 def test_relay_figures_mark_what_did_not_run():
     t = relay.Throughput(rate=200_000.0, server_cpu=0.5, runtime_cpu=0.4)
     assert t.runtime_cpu_per_item == pytest.approx(2.0)
-    ttfb = {"lambdastream": (0.45, 0.9, 0), "floor": (0.4, 0.7, 0)}
+    ttfb = {"lambdastream": (0.45, 0.9, 0, 0.44), "floor": (0.4, 0.7, 0, 0.39)}
     small = {"lambdastream": t, "floor": t, "floor, batched": t}
     large = {"lambdastream": t, "floor": t}
     got = relay.relay_figures(ttfb, small, large, {"node": "not installed"})

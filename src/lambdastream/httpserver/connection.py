@@ -21,6 +21,7 @@ one; a connection the cap has no room for is answered 503.
 from __future__ import annotations
 
 import asyncio
+import os
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -51,6 +52,9 @@ _WRITE_HIGH_WATER = 256 * 1024
 _JOIN_LIMIT = 16 * 1024
 _LINGER = 2.0  # seconds a refused connection drains the client's bytes before closing
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# The most buffers one writev takes (more fail with EMSGSIZE): the batch then
+# goes through the transport, piece by piece.
+_IOV_MAX = max(16, os.sysconf("SC_IOV_MAX")) if hasattr(os, "sysconf") else 16
 _UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
     b"Content-Length: 19\r\nConnection: close\r\n\r\nService Unavailable"
@@ -77,6 +81,7 @@ class Connection(asyncio.Protocol):
         self.reader = RequestReader(site.max_body, site.budget)
         self.queue: deque[Item] = deque()
         self.transport: asyncio.Transport | None = None
+        self._fd = -1  # the socket's, for writev (only while the transport is open)
         self.closed = False
         self.peer = "127.0.0.1"
         self._writer: ResponseWriter | None = None
@@ -98,6 +103,8 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        self._fd = sock.fileno() if sock is not None else -1
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)  # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")
         if peer:
@@ -350,30 +357,40 @@ class Connection(asyncio.Protocol):
             self.transport.write(data)
 
     def writelines(self, pieces: list[bytes | memoryview]) -> None:
-        """Send ``pieces`` in order: one send for a batch of small ones.
+        """Send ``pieces`` in order: one system call for the batch when it can.
 
-        Small pieces are joined into one write; a large piece is written as
-        it is (a view of the runtime's immutable read, so the transport may
-        keep it): copying it costs more than a send of its own, and asyncio
-        3.11's own ``writelines`` would join everything into a fresh object.
+        Small batches are joined into one write. A large one (a read of a
+        streamed response: the runtime's framed chunks, partly re-framed)
+        goes out in one ``writev`` straight from the pieces, without a copy,
+        when nothing of ours is waiting to be sent; what the kernel does not
+        take is left to the transport. asyncio 3.11's own ``writelines``
+        joins everything into a fresh object instead, and a write per piece
+        costs a system call each.
         """
         transport = self.transport
         if self.closed or transport is None:
             return
-        if sum(map(len, pieces)) <= _JOIN_LIMIT:
+        total = sum(map(len, pieces))
+        if total <= _JOIN_LIMIT:
             transport.write(b"".join(pieces))
             return
-        group: list[bytes | memoryview] = []
+        if (
+            self._fd >= 0
+            and not transport.is_closing()  # its descriptor may be closed, or another's
+            and not transport.get_write_buffer_size()
+            and len(pieces) <= _IOV_MAX
+        ):
+            try:
+                sent = os.writev(self._fd, pieces)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # the transport's own write sees the error and closes
+            if sent == total:
+                return
+            pieces = _after(pieces, sent)
         for piece in pieces:
-            if len(piece) < _JOIN_LIMIT:
-                group.append(piece)
-                continue
-            if group:
-                transport.write(b"".join(group))
-                group = []
             transport.write(piece)
-        if group:
-            transport.write(b"".join(group))
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
@@ -390,6 +407,15 @@ class Connection(asyncio.Protocol):
             else:
                 self.transport.close()
         self.closed = True
+
+
+def _after(pieces: list[bytes | memoryview], sent: int) -> list[bytes | memoryview]:
+    """What of ``pieces`` is left once ``sent`` bytes of them left."""
+    for i, piece in enumerate(pieces):
+        if sent < len(piece):
+            return [memoryview(piece)[sent:], *pieces[i + 1 :]]
+        sent -= len(piece)
+    return []
 
 
 def refused_answer(status: int) -> App:

@@ -114,7 +114,7 @@ class Environment:
         self._restore_started = 0.0
         self._restore_ms: float | None = None
         self._peak_mb = 0
-        self._sampler: asyncio.TimerHandle | None = None
+        self._sampler: asyncio.Handle | None = None
         self._init_reported = False
         self._delivered_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -240,10 +240,12 @@ class Environment:
         # (the 200 MB cap) or that works on after answering still ends at its
         # timeout, as on Lambda.
         self._cancel_deadline()
-        timeout = self.config.timeout
-        self._timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, inv)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.config.timeout, self._timed_out, inv)
         if self._sampler is None:
-            self._sample_memory()
+            # Reading /proc costs a few system calls: after the event has
+            # left for the runtime, not before it (the first byte waits).
+            self._sampler = loop.call_soon(self._sample_memory)
 
     def on_redelivered(self, inv: Invocation, delivery: int) -> None:
         # Lambda does this silently; a runtime that re-runs its handler for

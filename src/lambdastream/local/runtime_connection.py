@@ -43,6 +43,7 @@ BANDWIDTH_FREE = 6 * 1000 * 1000
 BANDWIDTH_RATE = 2 * 1000 * 1000
 _MAX_HEAD = 64 * 1024
 _MAX_ERROR_BODY = 1024 * 1024
+_READ_SIZE = 1024 * 1024
 
 _PREFIX = "/2018-06-01/runtime/"
 # Header names as httptools hands them over, lower-cased.
@@ -93,6 +94,10 @@ class RuntimeConnection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if hasattr(transport, "max_size"):
+            # Reads of up to 1 MiB, not asyncio's 256 KiB: a stream of large
+            # chunks is relayed in a quarter of the reads (and writes).
+            transport.max_size = _READ_SIZE
         self.api.connection_made(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
