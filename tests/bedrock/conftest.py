@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from support import bedrock_client
 
-from lambdastream.bedrock.local import BackgroundServer, start_background
+from lambdastream.bedrock.local_server import BackgroundServer, start_background
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 from support import bedrock_client
 
-from lambdastream.bedrock.local import BackgroundServer, start_background
+from lambdastream.bedrock.local_server import BackgroundServer, start_background
 
 if os.environ.get("CI") == "true":
     import langchain_aws

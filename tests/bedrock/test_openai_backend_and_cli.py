@@ -14,7 +14,7 @@ import pytest
 from support import bedrock_client
 
 from lambdastream.bedrock import BedrockStreamError, RetryPolicy, Usage, stream_text
-from lambdastream.bedrock.local import start_background
+from lambdastream.bedrock.local_server import start_background
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -20,7 +20,7 @@ from bedrock_models import MODEL_IDS
 from support import bedrock_client, write_handler
 
 from lambdastream.bedrock import ReasoningDelta, TextDelta, stream_text
-from lambdastream.bedrock.local import BackgroundServer, start_background
+from lambdastream.bedrock.local_server import BackgroundServer, start_background
 
 pytestmark = pytest.mark.timeout(60)
 QUESTION = "How do I reverse a list in Python?"

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from webdiff import client, dev_server, drop_dev_content_type, gunicorn_server, seen, uvicorn_server
 
-from lambdastream.bedrock.local import BackgroundServer, start_background
+from lambdastream.bedrock.local_server import BackgroundServer, start_background
 
 pytestmark = pytest.mark.timeout(180)
 

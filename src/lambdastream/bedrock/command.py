@@ -89,7 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lambdastream.bedrock.local import BedrockLocal, build_backend, start_server
+    from lambdastream.bedrock.local import BedrockLocal, build_backend
+    from lambdastream.bedrock.local_server import start_server
     from lambdastream.httpserver import is_loopback
 
     if args.backend == "openai" and not args.openai_base_url:

@@ -88,7 +88,7 @@ def _start_bedrock(args: argparse.Namespace) -> Any:
     """``--bedrock-local``: the local Bedrock endpoint, running; else None."""
     if not args.bedrock_local:
         return None
-    from lambdastream.bedrock.local import start_background
+    from lambdastream.bedrock.local_server import start_background
 
     return start_background(host="127.0.0.1", port=0)
 
