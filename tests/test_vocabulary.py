@@ -55,3 +55,13 @@ def test_module_names_tell_modules_apart():
     names = [p.name for p in SRC.rglob("*.py") if p.name != "__init__.py"]
     assert names.count("client.py") == 0
     assert [n for n in names if n.startswith("invoke")] == ["invoke_api.py"]
+
+
+def test_no_module_is_much_over_500_lines():
+    # Small modules with one job (style.md): past ~500 lines a module does two.
+    long = {
+        str(path.relative_to(SRC)): n
+        for path in SRC.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 520
+    }
+    assert not long, long
