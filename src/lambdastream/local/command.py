@@ -214,25 +214,17 @@ async def _listen(
     from lambdastream.local.invoke_api import MAX_PAYLOAD, InvokeApi
 
     api_app: InvokeApi = InvokeApi(pool, config, authorize=authorize)
-    with port_named(args.port, "--port"):
-        url_server = await serve(
-            url_app,
-            args.host,
-            args.port,
-            max_body=MAX_REQUEST,
-            on_too_large=url_app.too_large,
-            log=printer.warning,
-        )
-    try:
-        with port_named(args.api_port, "--api-port"):
-            api_server = await serve(
-                api_app,
-                args.host,
-                args.api_port,
-                max_body=MAX_PAYLOAD,
-                on_too_large=api_app.too_large,
+
+    async def open_port(app: Any, port: int, flag: str, max_body: int) -> Any:
+        with port_named(port, flag):
+            return await serve(
+                app, args.host, port, max_body=max_body, on_too_large=app.too_large,
                 log=printer.warning,
-            )
+            )  # fmt: skip
+
+    url_server = await open_port(url_app, args.port, "--port", MAX_REQUEST)
+    try:
+        api_server = await open_port(api_app, args.api_port, "--api-port", MAX_PAYLOAD)
     except BaseException:
         url_server.close()
         raise
