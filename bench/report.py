@@ -1,9 +1,11 @@
 """Every benchmark in one run, written as a report: Markdown and a chart.
 
-Runs ``bench.cold_start``, ``bench.syscalls``, ``bench.relay`` and
-``bench.asgi`` in this one process (each prints its own tables as it goes;
-``bench.asgi``'s cold start once more with every contender pinned to one CPU,
-as on a 1-vCPU Lambda: ``bench.asgi --cpus 1 --cold-only``),
+Runs ``bench.cold_start``, ``bench.syscalls``, ``bench.relay``,
+``bench.asgi`` and ``bench.deployed`` in this one process (each prints its
+own tables as it goes; ``bench.asgi``'s cold start once more with every
+contender pinned to one CPU, as on a 1-vCPU Lambda: ``bench.asgi --cpus 1
+--cold-only``; ``bench.deployed`` runs ``sam build`` and needs the package
+index),
 collects the :class:`~bench.figures.Figure` each returns, and writes
 ``bench/report/README.md`` (a table per module: ours, the peer, ours / peer,
 the goal, met or not) and ``bench/report/ratios.png`` (how many times better
@@ -12,8 +14,8 @@ fails is reported as failed; the others still run.
 
     python -m bench.report [--quick] [--out bench/report] [--only relay,asgi] [--replot]
 
-``--quick`` is for CI-like runs (fewer rounds and repeats: about a minute on
-2 cores); without it, about 2.5 minutes.
+``--quick`` is for CI-like runs (fewer rounds and repeats: about a minute and
+a half on 2 cores); without it, about 3.5 minutes.
 """
 
 from __future__ import annotations
@@ -209,7 +211,7 @@ def write_report(
 
 
 def _modules(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
-    from bench import asgi, cold_start, relay, syscalls
+    from bench import asgi, cold_start, deployed, relay, syscalls
 
     return {
         "bench.cold_start": lambda: cold_start.run(runs=7 if quick else 21),
@@ -219,6 +221,7 @@ def _modules(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
         ),
         "bench.asgi": lambda: asgi.run(quick=quick),
         "bench.asgi --cpus 1": lambda: asgi.run(quick=quick, cpus=1, cold_only=True),
+        "bench.deployed": lambda: deployed.run(quick=quick),
     }
 
 

@@ -52,6 +52,29 @@ def sam_build_dir(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
 
 
 @pytest.fixture(scope="session")
+def bedrock_build(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
+    """Run ``sam build`` (no container, no network) on a ``lambdastream init`` project.
+
+    As a user runs it in the project, with the ``lambdastream`` command of
+    this checkout and python3.13 (the function's runtime) on PATH; its
+    requirements.txt names nothing, so nothing is fetched.
+    """
+    project = tmp_path_factory.mktemp("init-bedrock") / "my-chat"
+    write_project(project, project.name, "bedrock")
+    root = project / ".aws-sam" / "build"
+    result = run_sam(
+        ["build"], project, path=[need_python_bin("3.13"), str(Path(sys.executable).parent)]
+    )
+    assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
+    return SamBuild(
+        root=root,
+        template=root / "template.yaml",
+        layer=root / "LambdastreamLayer",
+        function=root / "StreamingFunction",
+    )
+
+
+@pytest.fixture(scope="session")
 def fastapi_build(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
     """Run ``sam build`` (no container) on a ``lambdastream init --template fastapi`` project.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -163,3 +164,59 @@ def need_package_index(python: str, packages: list[str], *, platform: str, versi
             f" ({reason})",
             f"pip download {' '.join(packages)} must reach pip's configured index",
         )
+
+
+# Run by the function's Python: every .py under each root, and what is wrong
+# with its bytecode; prefix, when given, is where root is on Lambda (the
+# path each module must be compiled under).
+_INSPECT = r"""
+import importlib.util, json, marshal, os, sys
+problems, sources = [], 0
+tag = sys.implementation.cache_tag
+for root, prefix in json.loads(sys.argv[1]):
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            sources += 1
+            source = os.path.join(folder, name)
+            rel = os.path.relpath(source, root)
+            pyc = os.path.join(folder, "__pycache__", f"{name[:-3]}.{tag}.pyc")
+            try:
+                with open(pyc, "rb") as f:
+                    data = f.read()
+            except OSError:
+                problems.append([rel, "no " + os.path.basename(pyc)])
+                continue
+            with open(source, "rb") as f:
+                expected = importlib.util.source_hash(f.read())
+            if data[:4] != importlib.util.MAGIC_NUMBER:
+                problems.append([rel, "magic number of another Python"])
+            elif int.from_bytes(data[4:8], "little") != 0b01:
+                problems.append([rel, f"flags {int.from_bytes(data[4:8], 'little'):#04b}"])
+            elif data[8:16] != expected:
+                problems.append([rel, "the hash of another source"])
+            elif prefix and marshal.loads(data[16:]).co_filename != prefix + "/" + rel:
+                problems.append([rel, "compiled as " + marshal.loads(data[16:]).co_filename])
+print(json.dumps({"tag": tag, "sources": sources, "problems": problems}))
+"""
+
+
+def inspect_bytecode(python: Path, roots: list[tuple[Path, str | None]]) -> dict:
+    """What ``python`` finds wrong with the bytecode of every ``.py`` under each root.
+
+    Each root comes with where it is on Lambda (``/var/task``), or None not to
+    check the paths compiled in. Returns ``{"tag": "cpython-313", "sources": N,
+    "problems": [[path, why], ...]}``: the interpreter's own cache tag, magic
+    number and source hash decide.
+    """
+    pairs = [[str(root), prefix] for root, prefix in roots]
+    result = subprocess.run(
+        [str(python), "-I", "-c", _INSPECT, json.dumps(pairs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

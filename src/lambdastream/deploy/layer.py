@@ -25,14 +25,15 @@ Example::
 from __future__ import annotations
 
 import glob
-import io
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lambdastream.deploy.archive import zip_bytes
+from lambdastream.deploy.bytecode import compile_tree
 
 __all__ = ["LAMBDA_PYTHONS", "Layer", "build_layer", "find_interpreters", "layer_modules"]
 
@@ -53,25 +54,6 @@ ENTRY_MODULES = (
 # Where the package lands on Lambda; also the path compiled into the .pyc
 # files, so that they do not depend on where the build ran.
 _OPT_PYTHON = "/opt/python"
-# Zip entries get this date (the zip format's earliest) unless
-# SOURCE_DATE_EPOCH says otherwise.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-# Run by each interpreter: compile the given sources into their
-# __pycache__ files under the output directory.
-_COMPILE = """
-import importlib.util, py_compile, sys
-out, files = sys.argv[1], sys.argv[2:]
-for rel in files:
-    py_compile.compile(
-        out + "/src/" + rel,
-        cfile=out + "/" + importlib.util.cache_from_source(rel),
-        dfile=%r + "/" + rel,
-        doraise=True,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
-print("%%d.%%d" %% sys.version_info[:2])
-"""
 
 
 @dataclass
@@ -83,17 +65,7 @@ class Layer:
 
     def zip_bytes(self) -> bytes:
         """The layer as a zip, the same bytes for the same files."""
-        date = _zip_date()
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            for name in sorted(self.files):
-                info = zipfile.ZipInfo(name, date_time=date)
-                info.create_system = 3  # Unix: Lambda keeps the modes below
-                mode = 0o755 if name == WRAPPER_NAME else 0o644
-                info.external_attr = (0o100000 | mode) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, self.files[name], compresslevel=9)
-        return buffer.getvalue()
+        return zip_bytes((name, data, name == WRAPPER_NAME) for name, data in self.files.items())
 
     def write_dir(self, directory: Path) -> None:
         """Unpack the layer into ``directory``, as Lambda unpacks it into /opt."""
@@ -179,38 +151,14 @@ def build_layer(src: Path | None = None, interpreters: dict[str, str] | None = N
     with tempfile.TemporaryDirectory(prefix="lambdastream-layer-") as tmp:
         out = Path(tmp)
         for rel in modules:
-            (out / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
-            (out / "src" / rel).write_bytes(layer.files[f"python/{rel}"])
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(layer.files[f"python/{rel}"])
         for version, interpreter in sorted(interpreters.items()):
-            _compile(interpreter, version, out, modules)
+            done = compile_tree(interpreter, out, _OPT_PYTHON, version=version)
+            if done.failed:
+                rel, why = done.failed[0]
+                raise RuntimeError(f"compiling {rel} for Python {version}: {why}")
             layer.pythons.append(version)
         for path in sorted(out.rglob("*.pyc")):
             layer.files[f"python/{path.relative_to(out).as_posix()}"] = path.read_bytes()
     return layer
-
-
-def _compile(interpreter: str, version: str, out: Path, modules: list[str]) -> None:
-    # A fresh interpreter per version, with hash randomization off: a set of
-    # strings in a module's constants is marshalled in hash order.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONHASHSEED"] = "0"
-    result = subprocess.run(
-        [interpreter, "-s", "-c", _COMPILE % _OPT_PYTHON, str(out), *modules],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=out / "src",
-    )
-    if result.returncode != 0 or result.stdout.strip() != version:
-        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"compiling for Python {version} with {interpreter}: {detail[0]}")
-
-
-def _zip_date() -> tuple[int, int, int, int, int, int]:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if not epoch:
-        return _ZIP_EPOCH
-    import time
-
-    stamp = time.gmtime(max(int(epoch), 315532800))  # the zip format starts in 1980
-    return (stamp.tm_year, stamp.tm_mon, stamp.tm_mday, stamp.tm_hour, stamp.tm_min, stamp.tm_sec)

@@ -4,8 +4,10 @@ Two templates (``--template``), each a SAM project secure by default
 (``template.yaml``: the function on python3.13 with the lambdastream layer, a
 Function URL with ``InvokeMode: RESPONSE_STREAM`` and ``AuthType: AWS_IAM``,
 a role that may write only its own log group, and more only where the app
-needs it), ``layer/Makefile`` through which ``sam build`` builds the layer,
-``requirements.txt`` and a README with the three commands:
+needs it), ``layer/Makefile`` and ``Makefile`` through which ``sam build``
+builds the layer and the function (its requirements and every module
+compiled to bytecode: ``lambdastream build``), ``requirements.txt`` and a
+README with the three commands:
 
 - ``bedrock`` (the default): a handler that streams a Bedrock model's
   answer; its role may call only the configured model.
@@ -35,6 +37,7 @@ _TEMPLATES = Path(__file__).parent / "project"
 PROJECT_FILES = {
     "app.py": "app.py",
     "template.yaml": "template.yaml",
+    "function-Makefile": "Makefile",
     "layer-Makefile": "layer/Makefile",
     "requirements.txt": "requirements.txt",
     "README.md": "README.md",
@@ -43,6 +46,7 @@ PROJECT_FILES = {
 FASTAPI_FILES = {
     "fastapi-app.py": "app.py",
     "fastapi-template.yaml": "template.yaml",
+    "function-Makefile": "Makefile",
     "layer-Makefile": "layer/Makefile",
     "fastapi-requirements.txt": "requirements.txt",
     "fastapi-README.md": "README.md",
