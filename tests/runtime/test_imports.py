@@ -17,6 +17,7 @@ RUNTIME_MODULES = [
     "lambdastream.runtime.web_answer",
     "lambdastream.runtime.asgi_server",
     "lambdastream.runtime.wsgi_server",
+    "lambdastream.runtime.workers",
     "lambdastream.asgi",
     "lambdastream.wsgi",
 ]
@@ -82,3 +83,35 @@ def test_events_and_results_are_coded_without_the_json_package():
     names = set(imported_by(statement))
     assert "lambdastream.runtime.marshal" in names
     assert names.isdisjoint(["json", "re"]), sorted(names & {"json", "re"})
+
+
+# What only Managed Instances' workers need (AWS_LAMBDA_MAX_CONCURRENCY > 1).
+WORKERS_ONLY = ["lambdastream.runtime.workers", "mmap", "fcntl", "multiprocessing", "signal"]
+
+
+def test_serving_an_ordinary_function_loads_no_more_than_it_needs(tmp_path):
+    # The whole cold path, as a container entrypoint runs it: start, load the
+    # handler, serve one invocation. Nothing costly, nothing of the workers.
+    from managed_runtime_api import Delivery, ManagedRuntimeApi, start_runtime, stop_runtime
+
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {'ok': 1}\n")
+    api = ManagedRuntimeApi(max_concurrency=1)
+    entry = "from lambdastream.runtime.bootstrap import run; run()"
+    proc = start_runtime(
+        api, tmp_path, "app.handler", None, python_args=("-X", "importtime", "-c", entry)
+    )
+    try:
+        api.add(Delivery("r1"))
+        api.wait_answered(["r1"])
+    finally:
+        api.close()
+        _, err = stop_runtime(proc)
+    assert api.answers["r1"][0].body == b'{"ok": 1}'
+    baseline = set(_importtime("pass"))
+    names = {
+        line.rsplit("|", 1)[1].strip()
+        for line in err.splitlines()
+        if line.startswith("import time:") and "|" in line
+    } - baseline
+    assert "lambdastream.runtime.bootstrap" in names
+    assert names.isdisjoint(LAZY + WORKERS_ONLY), sorted(names & set(LAZY + WORKERS_ONLY))

@@ -72,6 +72,10 @@ def handle(client: RuntimeClient, handler, next_answer) -> None:  # type: ignore
     headers = next_answer.headers
     request_id = headers.get("lambda-runtime-aws-request-id", "")
     invocation_id = headers.get("lambda-runtime-invocation-id")
+    # The trace id travels with the invocation (its context). The variable is
+    # set too, for the X-Ray SDK, which reads it on every call: this process
+    # runs one invocation at a time, so it is this invocation's, a worker's
+    # among Managed Instances' processes included (docs/managed-instances.md).
     trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id is not None:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
@@ -90,6 +94,7 @@ def handle(client: RuntimeClient, handler, next_answer) -> None:  # type: ignore
                 headers.get("lambda-runtime-client-context"),
                 headers.get("lambda-runtime-cognito-identity"),
                 logs.tenant_id,
+                trace_id,
             )
             event = decode_event(next_answer.body, headers.get("content-type"))
             result = handler(event, context)

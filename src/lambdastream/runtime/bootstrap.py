@@ -21,6 +21,10 @@ function, an exception at import) go to ``/init/error`` and the process
 exits non-zero, as on the managed runtime. Afterwards the loop never dies
 on a handler's exception: each invocation is answered, then the next one
 is fetched.
+
+On Lambda Managed Instances (``AWS_LAMBDA_MAX_CONCURRENCY`` above 1), init
+and the loop (:func:`serve`) run in that many worker processes
+(:mod:`lambdastream.runtime.workers`, docs/managed-instances.md).
 """
 
 import os
@@ -28,7 +32,7 @@ import sys
 
 from lambdastream.runtime import logs
 from lambdastream.runtime.answer import handle
-from lambdastream.runtime.api_client import RuntimeAPIError, RuntimeClient
+from lambdastream.runtime.api_client import Response, RuntimeAPIError, RuntimeClient
 
 USAGE = """\
 usage: python -m lambdastream.runtime [HANDLER]
@@ -103,13 +107,87 @@ def main(
     except RuntimeAPIError as exc:
         sys.stderr.write(f"lambdastream.runtime: {exc}\n")
         return 2
-    logs.install()
     prepare_sys_path(
         os.environ.get("LAMBDA_TASK_ROOT"),
         opt_dir=opt_dir,
         runtime_dir=runtime_dir or os.environ.get("LAMBDA_RUNTIME_DIR"),
     )
+    workers = max_concurrency()
+    if workers > 1:
+        # Lambda Managed Instances: one process per concurrent invocation,
+        # each with its own init and loop (runtime/workers.py). Loaded only
+        # there: an ordinary function's cold start pays nothing for it.
+        from lambdastream.runtime.workers import run_workers
 
+        return run_workers(workers, address, lambda worker, shared: serve(worker, spec, shared))
+    logs.install()
+    return serve(client, spec, Deliveries())
+
+
+def max_concurrency() -> int:
+    """How many invocations Lambda sends this environment at once (``AWS_LAMBDA_MAX_CONCURRENCY``).
+
+    Lambda Managed Instances set it (``PerExecutionEnvironmentMaxConcurrency``);
+    unset, or not a number above 1, it is 1: an ordinary environment, one
+    invocation at a time, as the Rust and Go runtimes read it too.
+    """
+    value = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "")
+    if value.isascii() and value.isdigit():
+        return int(value)
+    if value:
+        sys.stderr.write(f"lambdastream.runtime: AWS_LAMBDA_MAX_CONCURRENCY={value!r} ignored\n")
+    return 1
+
+
+class Deliveries:
+    """What a runtime process remembers of the invocations ``/next`` delivered to it.
+
+    Lambda's Runtime API hands an unanswered invocation out again on the
+    next ``/next`` (the same request id, deadline and invocation id); a
+    handler must not run twice for it, whatever went wrong with its answer.
+    A retry of an asynchronous event is a new delivery, with a deadline of
+    its own. One process remembers the delivery whose handler ran last; the
+    workers of a Managed Instances environment remember theirs together
+    (:class:`lambdastream.runtime.workers.SharedDeliveries`).
+
+    >>> deliveries, delivery = Deliveries(), ("r1", "1700000000000", "r1-1")
+    >>> deliveries.claim(delivery), deliveries.claim(delivery)
+    (True, False)
+    """
+
+    # An answer that could not get through ends the process: asking /next
+    # again would be handed the invocation again. Lambda reports the exit
+    # as Runtime.ExitError.
+    lost_is_fatal = True
+
+    def __init__(self) -> None:
+        self.served: tuple[str | None, ...] | None = None
+
+    def next(self, client: RuntimeClient) -> Response:
+        """The next invocation (``/next``); :class:`RuntimeAPIError` when there is none to have."""
+        return client.next_invocation()
+
+    def claim(self, delivery: "tuple[str | None, ...]") -> bool:
+        """Whether the handler may run for ``delivery``: False if it ran for it already."""
+        if delivery == self.served:
+            return False
+        self.served = delivery
+        return True
+
+    def finished(self) -> None:
+        """The claimed delivery is over: answered, or its answer given up."""
+
+    def reports_init_error(self) -> bool:
+        """Whether this process is the one to post an init failure to ``/init/error``."""
+        return True
+
+    def note(self, message: str) -> None:
+        """Tell the log what became of the loop (the Runtime API failed)."""
+        sys.stderr.write(f"lambdastream.runtime: {message}\n")
+
+
+def serve(client: RuntimeClient, spec: str, deliveries: Deliveries) -> int:
+    """Load the handler ``spec``, then answer invocations until there are none; the exit status."""
     # No automatic cyclic collection while the function loads: importing a
     # framework allocates hundreds of thousands of objects that the
     # collector would walk again and again (~6% of `import fastapi`). The
@@ -137,25 +215,19 @@ def main(
         sys.stderr.write(f"lambdastream.runtime: {exc}\n")
         return 1
     except BaseException as exc:  # init failed: report it, then exit as Lambda expects
-        return report_init_error(client, exc)
+        return report_init_error(client, exc, post=deliveries.reports_init_error())
     # What init built lives as long as the environment: frozen, the
     # collector never walks it again (the first invocation pays nothing).
     gc.freeze()
     if gc.get_threshold() == paused:  # unless the function set its own
         gc.set_threshold(*thresholds)
 
-    # The invocation whose handler ran last, as /next delivered it. Lambda's
-    # Runtime API hands an unanswered invocation out again on the next /next
-    # (the same request id, deadline and invocation id); a handler must not
-    # run twice for it, whatever went wrong with its answer. A retry of an
-    # asynchronous event is a new delivery, with a deadline of its own.
-    served: tuple[str | None, ...] | None = None
     while True:
         try:
-            answer = client.next_invocation()
+            answer = deliveries.next(client)
         except RuntimeAPIError as exc:
             # Lambda is tearing the environment down, or it is gone: nothing to serve.
-            sys.stderr.write(f"lambdastream.runtime: {exc}\n")
+            deliveries.note(str(exc))
             return 1
         headers = answer.headers
         delivery = (
@@ -164,17 +236,18 @@ def main(
             headers.get("lambda-runtime-invocation-id"),
         )
         try:
-            if delivery == served:
+            if deliveries.claim(delivery):
+                handle(client, handler, answer)
+                deliveries.finished()
+            else:
                 refuse_redelivery(client, answer)
-                continue
-            served = delivery
-            handle(client, handler, answer)
         except RuntimeAPIError as exc:
-            # Neither an answer nor an error for the invocation got through:
-            # asking /next again would be handed it again. Exit, and Lambda
-            # reports it as Runtime.ExitError.
-            sys.stderr.write(f"lambdastream.runtime: {exc}; exiting\n")
-            return 1
+            # Neither an answer nor an error for the invocation got through.
+            deliveries.finished()
+            if deliveries.lost_is_fatal:
+                deliveries.note(f"{exc}; exiting")
+                return 1
+            deliveries.note(str(exc))
 
 
 def refuse_redelivery(client: RuntimeClient, answer) -> None:  # type: ignore[no-untyped-def]
@@ -339,17 +412,39 @@ def serve_web_app(obj):  # type: ignore[no-untyped-def]
     return obj
 
 
-def report_init_error(client: RuntimeClient, exc: BaseException, exit_code: int = 1) -> int:
-    """Post an init failure to ``/init/error`` and return the exit status."""
+def report_init_error(
+    client: RuntimeClient, exc: BaseException, exit_code: int = 1, *, post: bool = True
+) -> int:
+    """Log an init failure, post it to ``/init/error`` (if ``post``); the exit status.
+
+    A 403 answer is no failure of ours: on Lambda Managed Instances another
+    worker reported first, or one already waits in ``/next`` (init is then
+    complete, and the environment serves on with its healthy workers).
+    """
     from lambdastream.runtime.errors import error_from_exception, error_json, log_error
 
     error = error_from_exception(exc)
-    sys.stdout.write("[WARNING] The function's initialization failed; see the error below.\n")
+    warning = "The function's initialization failed; see the error below."
+    if logs.LOG_FORMAT == "JSON":
+        sys.stdout.write(logs.json_record("WARNING", warning, "root"))
+    else:
+        sys.stdout.write(f"[WARNING] {warning}\n")
     log_error(error, logs.LOG_FORMAT)
+    if not post:
+        return exit_code
     try:
-        client.post_error("init/error", error_json(error), error["errorType"] or "Unhandled")
+        reply = client.post_error(
+            "init/error", error_json(error), error["errorType"] or "Unhandled"
+        )
     except RuntimeAPIError as post_exc:
         sys.stderr.write(f"lambdastream.runtime: could not report the init error: {post_exc}\n")
+        return exit_code
+    if reply.status >= 300 and reply.status != 403:
+        detail = reply.body[:300].decode("utf-8", "replace")
+        sys.stderr.write(
+            f"lambdastream.runtime: the Runtime API refused the init error ({reply.status}): "
+            f"{detail}\n"
+        )
     return exit_code
 
 

@@ -84,7 +84,12 @@ class LambdaContext:
     """What Lambda tells a handler about its invocation and function.
 
     It has every attribute awslambdaric's context has, so handlers written
-    for the managed runtime run unchanged, plus ``tenant_id``.
+    for the managed runtime run unchanged, plus ``tenant_id`` and
+    ``xray_trace_id``: the invocation's own X-Ray trace header
+    (``Lambda-Runtime-Trace-Id``), or None when Lambda sent none. The
+    runtime also sets ``_X_AMZN_TRACE_ID`` for the X-Ray SDK, as the managed
+    runtime does; that variable is the process's, while the context is the
+    invocation's (see docs/managed-instances.md).
 
     Example::
 
@@ -106,6 +111,7 @@ class LambdaContext:
         "log_stream_name",
         "memory_limit_in_mb",
         "tenant_id",
+        "xray_trace_id",
     )
 
     def __init__(
@@ -116,6 +122,7 @@ class LambdaContext:
         client_context_json: str | None = None,
         cognito_identity_json: str | None = None,
         tenant_id: str | None = None,
+        xray_trace_id: str | None = None,
     ) -> None:
         env = os.environ
         self.aws_request_id = request_id
@@ -126,6 +133,7 @@ class LambdaContext:
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
+        self.xray_trace_id = xray_trace_id
         self._deadline_ms = deadline_ms
         self._w3c: dict = {}
         self.client_context = None

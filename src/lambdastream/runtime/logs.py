@@ -37,15 +37,78 @@ class Unbuffered:
         self.stream.flush()
 
 
-def install() -> None:
-    """Make stdout/stderr unbuffered and arrange for logging to be configured."""
+class Lines(Unbuffered):
+    """A stream that writes whole lines, each in one write as soon as it ends.
+
+    For the workers of a Managed Instances environment, which may share one
+    output: ``print`` writes a line and its newline separately, and two
+    workers writing at once would mix their halves. A line still leaves the
+    moment it is complete (a log record is one).
+    """
+
+    def write(self, text: str) -> int:
+        n = self.stream.write(text)
+        if "\n" in text:
+            self.stream.flush()
+        return n
+
+
+def install(*, lines: bool = False) -> None:
+    """Make stdout/stderr unbuffered and arrange for logging to be configured.
+
+    ``lines``: write whole lines rather than every piece at once (:class:`Lines`).
+    """
     if not isinstance(sys.stdout, Unbuffered):
-        sys.stdout = Unbuffered(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = Unbuffered(sys.stderr)  # type: ignore[assignment]
+        stream = Lines if lines else Unbuffered
+        sys.stdout = stream(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = stream(sys.stderr)  # type: ignore[assignment]
     if "logging" in sys.modules:
         configure_logging(sys.modules["logging"])
     else:
         sys.meta_path.insert(0, _LoggingImportHook())
+
+
+def runtime_note(message: str, about: str = "") -> None:
+    """Tell the log something of the runtime's own (not the function's), on stderr.
+
+    One line, as the log format wants it: Text, ``lambdastream.runtime:
+    message``; JSON, a WARNING record whose request id is ``about`` (the
+    invocation it concerns, if any).
+    """
+    if LOG_FORMAT == "JSON":
+        line = json_record("WARNING", message, "lambdastream.runtime", about)
+    else:
+        line = f"lambdastream.runtime: {message}\n"
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed: nothing to tell
+        pass
+
+
+def json_record(level: str, message: str, logger: str, about: "str | None" = None) -> str:
+    """One JSON log line, with the fields the managed runtime's JSON format has.
+
+    ``about``: the request id it concerns (default: the invocation being served).
+
+    >>> import json
+    >>> record = json.loads(json_record("WARNING", "hello", "root", "r1"))
+    >>> record["level"], record["message"], record["logger"], record["requestId"]
+    ('WARNING', 'hello', 'root', 'r1')
+    """
+    import json
+    import time
+
+    record = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "level": level,
+        "message": message,
+        "logger": logger,
+        "requestId": request_id if about is None else about,
+    }
+    if about is None and tenant_id is not None:
+        record["tenantId"] = tenant_id
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 class _LoggingImportHook:
