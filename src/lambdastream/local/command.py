@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lambdastream.local.dev_flags import add_arguments, problem
+from lambdastream.local.dev_flags import add_arguments, api_port, problem
 
 if TYPE_CHECKING:
     from lambdastream.local.function import FunctionConfig
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from lambdastream.local.pool import Pool
     from lambdastream.local.rest_api import RestApi
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "function_config", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,36 +45,63 @@ def run(args: argparse.Namespace) -> int:
     if wrong:
         print(f"lambdastream dev: {wrong}", file=sys.stderr)
         return 2
+    unresolved = function_config(args, None).unresolved()
+    if unresolved is not None and not args.watch:
+        _say_unresolved(args, unresolved)
+        return 1
     try:
-        asyncio.run(_serve(args))
+        return asyncio.run(_serve(args, unresolved))
     except OSError as exc:
         print(f"lambdastream dev: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    return 0
 
 
-async def _serve(args: argparse.Namespace) -> None:
+def _say_unresolved(args: argparse.Namespace, error: str) -> None:
+    """A handler that names no module: every environment's init would fail, after a
+    banner that looked healthy. Said at once, as the runtime will say it."""
+    print(
+        f"lambdastream dev: the handler {args.handler} does not resolve; every init would fail"
+        f" with\n  {error}\n  (looked under --root {args.root.resolve()} and on the Python"
+        " path: is --root the directory that holds the module?)",
+        file=sys.stderr,
+    )
+
+
+async def _serve(args: argparse.Namespace, unresolved: str | None) -> int:
+    """Serve until stopped (0), or 1 when a provisioned environment cannot start.
+
+    ``unresolved``: the init error of a handler module found nowhere, which
+    ``--watch`` serves on with (the editor has not saved the module yet).
+    """
     from lambdastream.local.logs import LogPrinter
     from lambdastream.local.pool import Pool
 
     printer = LogPrinter()
     bedrock = _start_bedrock(args)
-    config = _function_config(args, bedrock.url if bedrock is not None else None)
+    config = function_config(args, bedrock.url if bedrock is not None else None)
     pool = Pool(config, printer)
     authorize = _invoke_api_authorizer(args)
     url_app = _frontend(args, pool, printer, authorize)
     listeners = await _listen(args, url_app, pool, config, authorize, printer)
     try:
+        if unresolved is not None:
+            printer.warning(
+                f"WARNING: {unresolved} (nothing under --root {config.root.resolve()} yet:"
+                " watching for it)"
+            )
         provisioned = ""
         if args.provisioned:
             # Initialized before the URL is shown: no first request waits for init.
             ready = await pool.provision(args.provisioned)
             provisioned = f", {ready} of {args.provisioned} provisioned and initialized"
+            if ready < args.provisioned and not _init_failure_tolerated(args, printer, ready):
+                return 1
         _banner(printer, args, config, url_app, listeners, provisioned, bedrock)
         _warn_who_may_call(
             printer, args, listeners.url_port, listeners.api_port, authorize, listeners.beyond
         )
         await _until_stopped(args, config, pool, printer)
+        return 0
     finally:
         printer.info("lambdastream dev: stopping")
         listeners.close()
@@ -93,8 +120,23 @@ def _start_bedrock(args: argparse.Namespace) -> Any:
     return start_background(host="127.0.0.1", port=0)
 
 
-def _function_config(args: argparse.Namespace, bedrock_url: str | None) -> FunctionConfig:
-    """The function as the flags describe it."""
+def _init_failure_tolerated(args: argparse.Namespace, printer: LogPrinter, ready: int) -> bool:
+    """An environment of ``--provisioned`` failed its init: stop, as Lambda fails the
+    provisioned concurrency config; with ``--watch``, serve and wait for a fix."""
+    failed = f"{args.provisioned - ready} of {args.provisioned} provisioned environments failed"
+    if args.watch:
+        printer.warning(f"WARNING: {failed} to initialize (the init error is above): watching")
+        return True
+    print(
+        f"lambdastream dev: {failed} to initialize (the init error is above): fix it, or"
+        " add --watch to serve on while you do",
+        file=sys.stderr,
+    )
+    return False
+
+
+def function_config(args: argparse.Namespace, bedrock_url: str | None) -> FunctionConfig:
+    """The function as the flags describe it (``--bedrock-local``'s URL, if started)."""
     from lambdastream.local.function import FunctionConfig
 
     env = dict(args.env)
@@ -116,6 +158,7 @@ def _function_config(args: argparse.Namespace, bedrock_url: str | None) -> Funct
         timeout=args.timeout,
         memory=args.memory,
         concurrency=args.concurrency,
+        max_concurrency=args.max_concurrency,
         region=args.region,
         log_format=args.log_format,
         emulate_bandwidth=args.emulate_bandwidth,
@@ -224,7 +267,7 @@ async def _listen(
 
     url_server = await open_port(url_app, args.port, "--port", MAX_REQUEST)
     try:
-        api_server = await open_port(api_app, args.api_port, "--api-port", MAX_PAYLOAD)
+        api_server = await open_port(api_app, api_port(args), "--api-port", MAX_PAYLOAD)
     except BaseException:
         url_server.close()
         raise

@@ -7,6 +7,8 @@ Example::
     >>> args = parser.parse_args(["main:app", "--timeout", "30"])
     >>> args.handler, args.timeout, problem(args)
     ('main.app', 30.0, None)
+    >>> args.port, api_port(args)  # the Invoke API takes the port after --port's
+    (9000, 9001)
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import NoReturn
 
-__all__ = ["add_arguments", "handler_spec", "problem"]
+__all__ = ["add_arguments", "api_port", "handler_spec", "problem"]
+
+# --max-concurrency: bounded, so that a typo (--max-concurrency 1000) does not
+# start a storm of workers in one environment.
+MAX_CONCURRENCY_LIMIT = 64
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -43,6 +50,36 @@ def _positive_seconds(text: str) -> float:
     value = float(text)
     if not 0 < value <= 6 * 3600:  # also refuses nan and inf
         raise argparse.ArgumentTypeError("must be more than 0 and at most 21600 seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port: 0 (any free one) to 65535.
+
+    >>> _port("0"), _port("65535")
+    (0, 65535)
+    >>> _port("70000")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: 70000 is not a port: use 0 (any free port) to 65535
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port: use 0 (any free port) to 65535")
+    return value
+
+
+def _max_concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CONCURRENCY_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not from 1 to {MAX_CONCURRENCY_LIMIT} invocations per environment"
+        )
     return value
 
 
@@ -118,7 +155,13 @@ def _idle_seconds(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare ``dev``'s flags, group by group."""
+    """Declare ``dev``'s flags, group by group; a wrong one is refused in one line."""
+
+    def one_line_error(message: str) -> NoReturn:
+        # The usage of ~30 flags would bury the reason; --help has them.
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    parser.error = one_line_error  # type: ignore[method-assign]
     _function_flags(parser)
     _listen_flags(parser)
     _cors_flags(parser)
@@ -151,12 +194,15 @@ def _function_flags(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="set a variable in the function's environment (repeatable; default: none)",
     )
+    from lambdastream.local.function import DEFAULT_TIMEOUT
+
     parser.add_argument(
         "--timeout",
         type=_timeout,
-        default=3.0,
+        default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="invocation timeout (default 3, max 900)",
+        help=f"invocation timeout (default {DEFAULT_TIMEOUT:g}, what `lambdastream init`'s"
+        " template deploys; max 900)",
     )
     parser.add_argument(
         "--memory",
@@ -171,6 +217,15 @@ def _function_flags(parser: argparse.ArgumentParser) -> None:
         default=10,
         metavar="N",
         help="at most N environments at once (default 10)",
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        type=_max_concurrency,
+        default=1,
+        metavar="N",
+        help="invocations one environment takes at once, as on Lambda Managed Instances"
+        f" (AWS_LAMBDA_MAX_CONCURRENCY=N is set when N > 1; 1 to {MAX_CONCURRENCY_LIMIT};"
+        " default 1: one at a time, as on Lambda)",
     )
     parser.add_argument(
         "--provisioned",
@@ -224,16 +279,17 @@ def _listen_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=9000,
         help="HTTP port: the Function URL, or the REST API with --entry rest"
         " (default 9000; 0 = any)",
     )
     parser.add_argument(
         "--api-port",
-        type=int,
-        default=9001,
-        help="Invoke API port for boto3 (default 9001; 0 = any)",
+        type=_port,
+        default=None,
+        help="Invoke API port for boto3 (default: the port after --port, 9001;"
+        " with --port 0, any; 0 = any)",
     )
     parser.add_argument(
         "--entry",
@@ -347,10 +403,27 @@ def _async_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def api_port(args: argparse.Namespace) -> int:
+    """The Invoke API's port: ``--api-port``, else the one after ``--port`` (any with 0).
+
+    Two ``dev`` servers started with different ``--port`` alone do not collide.
+
+    >>> api_port(argparse.Namespace(port=9100, api_port=None))
+    9101
+    >>> api_port(argparse.Namespace(port=0, api_port=None))
+    0
+    """
+    if args.api_port is not None:
+        return int(args.api_port)
+    return args.port + 1 if args.port else 0
+
+
 def problem(args: argparse.Namespace) -> str | None:
     """What is wrong with flags that each parsed alone, together; None if nothing."""
     if not args.root.is_dir():
         return f"--root {args.root} is not a directory"
+    if args.api_port is None and args.port == 65535:
+        return "--port 65535 leaves no next port for the Invoke API: give --api-port too"
     if not 0 <= args.provisioned <= args.concurrency:
         return (
             f"--provisioned {args.provisioned} must be from 0 to --concurrency ({args.concurrency})"

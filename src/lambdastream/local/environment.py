@@ -93,15 +93,7 @@ class Environment:
         # The one state of this environment (lifecycle.py): its Runtime API
         # moves it as the runtime calls; the pool reads it.
         self.life = Lifecycle(f"environment {index}")
-        self.api = RuntimeApi(
-            self,
-            self.life,
-            function_arn=self.config.arn,
-            timeout=self.config.timeout,
-            max_stream=self.config.max_stream,
-            emulate_bandwidth=self.config.emulate_bandwidth,
-            snap_start=self.config.snap_start,
-        )
+        self.api = self._runtime_api()
         # Code changed (--watch): retired when its invocation is over.
         self.stale = False
         # An invocation handed to this environment while its runtime was on
@@ -129,6 +121,18 @@ class Environment:
         # Lambda's provisioned concurrency; ``initialized`` resolves then.
         self.provisioned = False
         self.initialized: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def _runtime_api(self) -> RuntimeApi:
+        """This environment's Runtime API (Managed Instances serve theirs otherwise)."""
+        return RuntimeApi(
+            self,
+            self.life,
+            function_arn=self.config.arn,
+            timeout=self.config.timeout,
+            max_stream=self.config.max_stream,
+            emulate_bandwidth=self.config.emulate_bandwidth,
+            snap_start=self.config.snap_start,
+        )
 
     async def start(self) -> None:
         """Start the Runtime API and spawn the runtime process."""
@@ -299,8 +303,8 @@ class Environment:
             self.initialized.set_result(False)
         if self._init_timer is not None:
             self._init_timer.cancel()
-        if self.current is not None:
-            self._complete(self.current, error)
+        for inv in self._in_flight():
+            self._complete(inv, error)
         # Lambda expects the runtime to exit after /init/error; make sure it does.
         asyncio.get_running_loop().call_later(0.5, self.kill)
 
@@ -335,8 +339,9 @@ class Environment:
         if error is not None:
             self.printer.error(f"{inv.request_id} {error.error_type}: {error.message}".rstrip())
             self._tail_add(f"{error.error_type}: {error.message}\n".encode())
-        if self._delivered_at:
-            duration = (time.monotonic() - self._delivered_at) * 1000
+        delivered_at = self._delivered_time(inv)
+        if delivered_at:
+            duration = (time.monotonic() - delivered_at) * 1000
             self._platform(f"END RequestId: {inv.request_id}")
             init = restore = None
             if not self._init_reported:
@@ -352,9 +357,21 @@ class Environment:
                 )
             )
         inv.log_tail = bytes(self._tail[-LOG_TAIL:])
-        self._delivered_at = 0.0
+        self._forget(inv)
         inv.finish(error)
         # The environment stays busy until its runtime asks for the next event.
+
+    def _delivered_time(self, inv: Invocation) -> float:
+        """When ``inv`` reached the runtime (0: it never did)."""
+        return self._delivered_at
+
+    def _forget(self, inv: Invocation) -> None:
+        """``inv`` is over for the log."""
+        self._delivered_at = 0.0
+
+    def _in_flight(self) -> list[Invocation]:
+        """The invocations this environment holds, unanswered or not."""
+        return [self.current] if self.current is not None else []
 
     def _timed_out(self, inv: Invocation) -> None:
         self._timer = None
@@ -408,13 +425,17 @@ class Environment:
         self._close_logs()
         if not self.initialized.done():
             self.initialized.set_result(False)
-        inv = self.current
-        if inv is not None and not inv.done:
+        unanswered = [inv for inv in self._in_flight() if not inv.done]
+        for inv in unanswered:
             error = self._init_error or FunctionError.make(
                 "Runtime.ExitError", f"RequestId: {inv.request_id} Error: {reason}"
             )
             self._complete(inv, error)
-        elif (was != DEAD or self._init_error is not None) and not self.pool.closing:
+        if (
+            not unanswered
+            and (was != DEAD or self._init_error is not None)
+            and not self.pool.closing
+        ):
             # After a failed init the exit status says how the runtime ended.
             self.printer.warning(f"environment {self.index}: {reason}")
         self.pool._gone(self)

@@ -28,6 +28,7 @@ from lambdastream.local.environment import Environment
 from lambdastream.local.function import FunctionConfig
 from lambdastream.local.invocation import FunctionError, Invocation
 from lambdastream.local.logs import LogPrinter
+from lambdastream.local.managed import ManagedEnvironment
 
 __all__ = ["MAX_QUEUED_BYTES", "MAX_QUEUED_EVENTS", "Pool", "TooManyRequests"]
 
@@ -110,9 +111,13 @@ class Pool:
             env = self._idle_envs.pop()  # most recently used first, as Lambda reuses
             if env.free:
                 env.assign(inv)
+                if env.free:  # a Managed Instances environment with room for more
+                    self._idle_envs.append(env)
                 return
         if len(self.environments) < self.config.concurrency:
-            self._start(inv)
+            env = self._start(inv)
+            if env.free:  # a Managed Instances environment with room for more
+                self._idle_envs.append(env)
             return
         handoff = next((env for env in self.environments if env.answered), None)
         if throttled is None or handoff is None:
@@ -132,7 +137,11 @@ class Pool:
     def _start(self, inv: Invocation | None, *, provisioned: bool = False) -> Environment:
         """A new environment (``inv`` waits for its first ``/next``)."""
         self._count += 1
-        env = Environment(self, self._count)
+        # --max-concurrency N: Managed Instances, N invocations at once in each.
+        kind_of = (
+            ManagedEnvironment if getattr(self.config, "max_concurrency", 1) > 1 else Environment
+        )
+        env = kind_of(self, self._count)
         env.provisioned = provisioned
         env._init_reported = provisioned
         self.environments.append(env)

@@ -270,6 +270,14 @@ class RuntimeApi:
         assert inv is not None
         self.life.to(RUNNING)
         self.current = inv
+        self._delivered = self.render(inv)
+        self._deliveries = 1
+        # START must be logged before the runtime can print anything for it.
+        self.listener.on_delivered(inv)
+        conn.write(self._delivered)
+
+    def render(self, inv: Invocation) -> bytes:
+        """The ``/next`` answer that delivers ``inv``: its event and headers."""
         deadline_ms = int((time.time() + self.timeout) * 1000)
         headers = [
             ("Lambda-Runtime-Aws-Request-Id", inv.request_id),
@@ -283,11 +291,7 @@ class RuntimeApi:
         if inv.cognito_identity:
             headers.append(("Lambda-Runtime-Cognito-Identity", inv.cognito_identity))
         extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
-        self._delivered = response("200 OK", inv.payload, extra)
-        self._deliveries = 1
-        # START must be logged before the runtime can print anything for it.
-        self.listener.on_delivered(inv)
-        conn.write(self._delivered)
+        return response("200 OK", inv.payload, extra)
 
     def begin_reply(
         self, request_id: str, headers: dict[str, str], error: bool
@@ -309,8 +313,8 @@ class RuntimeApi:
         self.life.to(target)
         return inv, b""
 
-    def reply_over(self) -> None:
-        """The runtime's reply ended (whole, cut short, or refused as too large)."""
+    def reply_over(self, inv: Invocation) -> None:
+        """The runtime's reply to ``inv`` ended (whole, cut short, or refused as too large)."""
         if self.life.state in (RESPONDING, ERROR_RESPONDING):
             self.life.to(RESPONSE_SENT)
 

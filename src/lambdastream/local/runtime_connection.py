@@ -85,7 +85,8 @@ class RuntimeConnection(asyncio.Protocol):
         self._on_data: Callable[[list[memoryview] | list[bytes]], None] = _ignore
         self._on_end: Callable[[list[tuple[str, str]]], None] = _ignore
         self._inv: Invocation | None = None  # the invocation whose body is being read
-        self._replying = False  # this connection carries the current invocation's reply
+        # The invocation whose reply (a /response or /error) this connection carries.
+        self._replying: Invocation | None = None
         # Reading resumes only when neither the client nor the rate limit holds it.
         self._held_by_client = False
         self._held_by_rate = False
@@ -239,8 +240,9 @@ class RuntimeConnection(asyncio.Protocol):
         on_end(trailers)
 
     def _reply_over(self) -> None:
-        self._replying = False
-        self.api.reply_over()
+        inv, self._replying = self._replying, None
+        if inv is not None:
+            self.api.reply_over(inv)
 
     def _fail(self, status: str, error_type: str, message: str) -> None:
         self.transport.write(error_response(status, error_type, message))
@@ -322,7 +324,7 @@ class RuntimeConnection(asyncio.Protocol):
         if inv is None:
             self._reply_after_body(refused)
             return None
-        self._replying = True
+        self._replying = inv
         return inv
 
     def _start_response(self, request_id: str, headers: dict[str, str]) -> None:
