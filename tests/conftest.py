@@ -29,3 +29,11 @@ def dev_server() -> Iterator[Callable[..., DevServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a ``strace`` fixture counts syscalls: mark it ``strace``, so that
+    ``make check`` (no system packages) can leave it to ``make test``."""
+    for item in items:
+        if "strace" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.strace)

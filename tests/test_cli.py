@@ -57,6 +57,7 @@ def test_the_runtime_says_how_to_run_it():
     ],
 )
 def test_a_port_in_use_names_the_flag_that_changes_it(command, flag, tmp_path):
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -7,11 +7,15 @@ missing from its dependencies or its package data shows here.
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+from support import DevServer, missing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,3 +70,33 @@ def test_every_command_runs_from_a_plain_install(venv, tmp_path):
     assert run(venv, "lambdastream", "init", str(tmp_path / "project")).returncode == 0
     assert (tmp_path / "project" / "template.yaml").is_file()
     assert run(venv, "python", "-m", "lambdastream.runtime", "--help").stdout.startswith("usage:")
+
+
+@pytest.mark.timeout(900)
+def test_what_make_demo_runs_needs_the_package_alone(venv):
+    # make demo installs the package alone: the demo's own command, from a plain install.
+    if shutil.which("make") is None:
+        missing("make", "Debian's make")
+    dry_run = subprocess.run(
+        ["make", "-n", "demo", "PORT=0"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    command = dry_run.stdout.replace("\\\n", " ").splitlines()[-1]
+    program, *args = shlex.split(command)
+    assert program == ".venv/bin/lambdastream" and args[0] == "dev", command
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "lambdastream"), *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    server = DevServer(proc)
+    try:
+        url = server.wait_for_log(r"Function URL: (http://\S+?)/?$", timeout=60).group(1)
+        assert "2 of 2 provisioned and initialized" in server.logs()
+        with urllib.request.urlopen(url + "/", timeout=30) as page:
+            assert page.headers["content-type"].startswith("text/html")
+        answer = subprocess.run(
+            [str(venv / "bin" / "lambdastream"), "invoke", url + "/", "--prompt", "hi"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert answer.returncode == 0 and answer.stdout.strip(), answer.stderr
+    finally:
+        server.stop()

@@ -560,3 +560,60 @@ def test_on_a_terminal_the_answer_ends_its_line_and_a_pipe_gets_the_bytes_as_sen
     code, out = _invoke_on_a_terminal(server.url + "/?fail")
     assert code == 3
     assert out.startswith(b"an answer without a final newline\r\nlambdastream invoke: error:")
+
+
+# ------------------------------------------------ invoke's own lines, a cut stream
+CUT = """
+import time
+
+def handler(event, context):
+    yield "the first words"
+    time.sleep(30)  # past any --timeout below: the stream is cut, not finished
+    yield "never sent"
+"""
+
+
+def _invoke_one_stream(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """``lambdastream invoke ARGS`` with stdout and stderr into one pipe (``2>&1``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "lambdastream", "invoke", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=cli_env(), timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("door", ["url", "function"])
+def test_a_stream_cut_by_the_timeout_says_why_on_a_line_of_its_own_and_exits_3(
+    dev_server, tmp_path, door
+):
+    server = dev_server("app.handler", write_handler(tmp_path, CUT), "--timeout", "1")
+    where = (
+        [server.url + "/"] if door == "url" else ["--function", "app", "--endpoint", server.api_url]
+    )
+    result = _invoke_one_stream(*where)
+    assert result.returncode == 3, result.stdout
+    answer, _, said = result.stdout.decode().partition("\n")
+    assert answer == "the first words", result.stdout
+    assert said.startswith(
+        "lambdastream invoke: error: the stream was cut after 15 bytes: the function timed out: "
+        "Sandbox.Time"
+    ), said
+    assert said.rstrip("\n").endswith("Task timed out after 1.00 seconds"), said
+    assert said.count("\n") == 1, said  # one line
+
+
+@pytest.mark.timeout(60)
+def test_invokes_own_lines_start_a_line_when_stdout_and_stderr_are_one_stream(dev_server, tmp_path):
+    server = dev_server("app.handler", write_handler(tmp_path, NO_NEWLINE))
+    timed = _invoke_one_stream(server.url + "/", "--timing")
+    assert timed.returncode == 0, timed.stdout
+    assert re.fullmatch(
+        rb"an answer without a final newline\ntiming: status=200 [^\n]*\n", timed.stdout
+    ), timed.stdout
+    failed = _invoke_one_stream(server.url + "/?fail")
+    assert failed.returncode == 3, failed.stdout
+    assert failed.stdout.startswith(
+        b"an answer without a final newline\nlambdastream invoke: error: the stream was cut"
+        b" after 33 bytes: the function failed mid-stream: ValueError: after the answer began\n"
+    ), failed.stdout

@@ -211,7 +211,7 @@ def test_error_before_the_first_byte_is_an_invocation_error(start):
     assert (error["errorType"], error["errorMessage"]) == ("LookupError", "before any byte")
     assert any("fails_first" in frame for frame in error["stackTrace"])
     assert not any("lambdastream/runtime" in frame for frame in error["stackTrace"])
-    assert "[ERROR] LookupError: before any byte" in server.logs()
+    server.wait_for_log(r"\[ERROR\] LookupError: before any byte")  # read in the background
 
 
 @pytest.mark.timeout(30)
@@ -224,7 +224,7 @@ def test_context_and_trace_id(start):
     assert (info["name"], info["version"], info["memory"]) == ("app", "$LATEST", "256")
     assert info["arn"].startswith("arn:aws:lambda:") and info["arn"].endswith(":function:app")
     assert info["log_group"] == "/aws/lambda/app"
-    assert 0 < info["left_ms"] <= 3000
+    assert 0 < info["left_ms"] <= 120_000  # dev's default timeout
     assert info["trace"].startswith("Root=1-")
     assert info["custom"] == {"k": "v"}
 

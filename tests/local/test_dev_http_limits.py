@@ -58,6 +58,7 @@ def test_request_head_over_the_limit_is_431(dev_server, tmp_path, headers):
     # The server carries on; the function never ran for the refused request.
     reply = request(server.url + "/")
     assert reply.status == 200 and reply.body.startswith(b"headers ")
+    server.wait_for_log(r"END RequestId")  # the log is read in the background
     assert server.logs().count("START RequestId") == 1
 
 

@@ -11,11 +11,13 @@ Through the Invoke API (``InvokeWithResponseStream``)::
 
 Body bytes go to stdout the moment they arrive; everything else (errors,
 ``--include`` headers, ``--timing`` figures) goes to stderr, so the output
-can be piped. Exit codes: 0 success; 1 the answer is an HTTP error (4xx/5xx,
-its body is printed to stderr); 2 bad arguments or no credentials; 3 the
-function failed after its answer began (Lambda's error trailers, an
-``InvokeComplete`` error, or an SSE ``event: error``); 4 the connection
-failed, timed out, or was cut short.
+can be piped; where both are read as one (a terminal, ``2>&1``), invoke's
+own lines start lines of their own. Exit codes: 0 success; 1 the answer is
+an HTTP error (4xx/5xx, its body is printed to stderr); 2 bad arguments or
+no credentials; 3 the function failed or timed out after its answer began
+(Lambda's error trailers, an ``InvokeComplete`` error, or an SSE ``event:
+error``), said on stderr with the reason; 4 the connection failed, timed
+out, or was cut short.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn, TextIO
 
+from lambdastream.caller.output import Output
 from lambdastream.caller.transport import (
     ApiError,
     CredentialsError,
@@ -73,8 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "  lambdastream invoke URL --prompt hi --sigv4 --region eu-west-1\n"
         "  lambdastream invoke --function chat --endpoint http://127.0.0.1:9001 --prompt hi\n"
         "\n"
-        "exit codes: 0 ok, 1 HTTP error status, 2 usage, 3 function error mid-stream,\n"
-        "4 connection failed or cut short"
+        "exit codes: 0 ok, 1 HTTP error status, 2 usage, 3 the function failed or timed\n"
+        "out mid-stream (the stream was cut), 4 connection failed or cut short"
     )
     parser.add_argument("url", nargs="?", type=http_url, help="Function URL (omit with --function)")
     body = parser.add_mutually_exclusive_group()
@@ -205,36 +208,38 @@ def run(args: argparse.Namespace) -> int:
 
 def invoke(args: argparse.Namespace, *, stdout: BinaryIO, stderr: TextIO) -> int:
     """Send the request ``args`` describe, stream the answer, report, return the exit code."""
+    out = Output(stdout, stderr)
     try:
         body = _request_body(args)
         events = _open(args, body)
     except (_UsageError, CredentialsError) as exc:
-        print(f"lambdastream invoke: {exc}", file=stderr)
+        out.say(f"lambdastream invoke: {exc}")
         return EXIT_USAGE
     except StreamError as exc:
-        print(f"lambdastream invoke: error: {exc}", file=stderr)
+        out.say(f"lambdastream invoke: error: {exc}")
         return EXIT_TRANSPORT
     timing = Timing()
     started = time.perf_counter()
     try:
-        code = _consume(events, args, stdout, stderr, timing, started)
-    except CredentialsError as exc:
-        print(f"lambdastream invoke: {exc}", file=stderr)
-        return EXIT_USAGE
-    except ApiError as exc:
-        print(f"lambdastream invoke: error: {exc}", file=stderr)
-        timing.status = exc.status
-        code = EXIT_HTTP_ERROR
-    except StreamError as exc:
-        stdout.flush()
-        print(f"lambdastream invoke: error: {exc}", file=stderr)
-        code = EXIT_TRANSPORT
+        try:
+            code = _consume(events, args, out, timing, started)
+        except CredentialsError as exc:
+            out.say(f"lambdastream invoke: {exc}")
+            return EXIT_USAGE
+        except ApiError as exc:
+            out.say(f"lambdastream invoke: error: {exc}")
+            timing.status = exc.status
+            code = EXIT_HTTP_ERROR
+        except StreamError as exc:
+            out.say(f"lambdastream invoke: error: {exc}")
+            code = EXIT_TRANSPORT
+        timing.total = time.perf_counter() - started
+        if args.timing:
+            out.say(timing.line())
+        out.finish()
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, like other CLI tools.
         return EXIT_OK
-    timing.total = time.perf_counter() - started
-    if args.timing:
-        print(timing.line(), file=stderr)
     return code
 
 
@@ -307,27 +312,20 @@ def _configured_region() -> str | None:
 
 
 def _consume(
-    events: Iterator[Event],
-    args: argparse.Namespace,
-    stdout: BinaryIO,
-    stderr: TextIO,
-    timing: Timing,
-    started: float,
+    events: Iterator[Event], args: argparse.Namespace, out: Output, timing: Timing, started: float
 ) -> int:
     code = EXIT_OK
     status = 0
     error_body = bytearray()
     sse: SseErrorWatcher | None = None
-    wrote = last_newline = False
-    stdout_is_tty = stdout.isatty()
     for event in events:
         if isinstance(event, Head):
             status = timing.status = event.status
             if args.include:
-                print(f"HTTP {event.status} {event.reason}".rstrip(), file=stderr)
+                out.say(f"HTTP {event.status} {event.reason}".rstrip())
                 for name, value in event.headers.items():
-                    print(f"{name}: {value}", file=stderr)
-                print(file=stderr)
+                    out.say(f"{name}: {value}")
+                out.say("")
             if event.headers.get("content-type", "").startswith("text/event-stream"):
                 sse = SseErrorWatcher()
         elif isinstance(event, Data):
@@ -341,37 +339,35 @@ def _consume(
                 # An error answer is a message for the person, not output for the pipe.
                 error_body += event.data[: ERROR_BODY_LIMIT - len(error_body)]
                 continue
-            stdout.write(event.data)
-            stdout.flush()
-            wrote, last_newline = True, event.data.endswith(b"\n")
+            out.body(event.data)
             if sse is not None:
                 sse.feed(event.data)
         elif isinstance(event, FunctionError):
-            if wrote and not last_newline and stdout_is_tty:
-                # The error's message starts a line of its own on the terminal.
-                stdout.write(b"\n")
-                last_newline = True
-            stdout.flush()
-            detail = f": {event.message}" if event.message else ""
-            print(
-                f"lambdastream invoke: error: the function failed mid-stream: "
-                f"{event.error_type}{detail}",
-                file=stderr,
+            out.say(
+                f"lambdastream invoke: error: the stream was cut after {timing.bytes} bytes:"
+                f" {cut_reason(event)}"
             )
             code = EXIT_FUNCTION_ERROR
         elif isinstance(event, End):
             break
     if status >= 400:
         text = error_body.decode("utf-8", "replace").strip()
-        print(f"lambdastream invoke: error: HTTP {status}: {text}", file=stderr)
+        out.say(f"lambdastream invoke: error: HTTP {status}: {text}")
         return EXIT_HTTP_ERROR
-    if wrote and not last_newline and stdout_is_tty:
-        # Keep the shell prompt off the answer's last line; pipes get the bytes as sent.
-        stdout.write(b"\n")
-        stdout.flush()
     if code == EXIT_OK and sse is not None and sse.error is not None:
-        print(
-            f"lambdastream invoke: error: the stream sent an error event: {sse.error}", file=stderr
-        )
+        out.say(f"lambdastream invoke: error: the stream sent an error event: {sse.error}")
         code = EXIT_FUNCTION_ERROR
     return code
+
+
+def cut_reason(error: FunctionError) -> str:
+    """Why a stream that had begun ended early, from Lambda's error trailers.
+
+    >>> cut_reason(FunctionError("Sandbox.Timeout", "Task timed out after 3.00 seconds"))
+    'the function timed out: Sandbox.Timeout: Task timed out after 3.00 seconds'
+    >>> cut_reason(FunctionError("ValueError"))
+    'the function failed mid-stream: ValueError'
+    """
+    what = "the function timed out" if error.timed_out else "the function failed mid-stream"
+    detail = f": {error.message}" if error.message else ""
+    return f"{what}: {error.error_type}{detail}"

@@ -68,6 +68,17 @@ class FunctionError:
     error_type: str
     message: str = ""
 
+    @property
+    def timed_out(self) -> bool:
+        """Whether Lambda ended the invocation at its timeout (the stream was cut there).
+
+        ``Sandbox.Timeout``; Lambda Managed Instances say ``Sandbox.Timedout``.
+
+        >>> FunctionError("Sandbox.Timeout").timed_out, FunctionError("KeyError").timed_out
+        (True, False)
+        """
+        return self.error_type in ("Sandbox.Timeout", "Sandbox.Timedout")
+
 
 @dataclass(frozen=True)
 class End:
