@@ -1,16 +1,22 @@
-# One command runs the demo, one passes the tests; each installs what it needs.
+# One command runs the demo, one checks a change, one passes every test; each
+# installs what it needs: make demo the package alone, make check the test
+# tools too (no root, no system packages), make test the rest (Debian
+# packages with apt-get, the Node.js client, the SAM CLI).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The package alone (what make demo runs), in the same venv; make install adds the dev extra.
+PACKAGE_STAMP := $(VENV)/.installed-package
 SAM_VENV := .venv-sam
 PORT   ?= 9000
-API_PORT := $(shell echo $$(( $(PORT) + 1 )))
+# The port after PORT, as lambdastream dev chooses it (any free one with PORT=0).
+API_PORT ?= $(shell [ '$(PORT)' = 0 ] && echo 0 || echo $$(( $(PORT) + 1 )))
 # The official Node.js client builds curl and aws-lambda-cpp from source
 # (~100 s); keep the built addon outside the tree so fresh clones reuse it.
 export NODE_RIC_CACHE_DIR ?= $(HOME)/.cache/lambdastream-node-ric
 
-.PHONY: install test lint demo bench soak clean system-deps node-ric test-pythons sam-cli readme-deploy-tools
+.PHONY: install test check lint demo bench soak clean system-deps node-ric test-pythons sam-cli readme-deploy-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("lambdastream needs Python 3.10+") if sys.version_info < (3, 10) else None'
@@ -20,6 +26,19 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+# The demo's own install: lambdastream and its three dependencies (~15 s), not
+# the dev extra (~1.3 GB). A venv that make install made already has them.
+$(PACKAGE_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("lambdastream needs Python 3.10+") if sys.version_info < (3, 10) else None'
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then touch $@; exit 0; fi; \
+	set -e; \
+	if ! test -x $(PY); then echo "make demo: creating the virtualenv $(VENV)"; $(PYTHON) -m venv $(VENV); fi; \
+	$(PY) -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (21, 3))' \
+	    || $(PY) -m pip install -q --disable-pip-version-check --upgrade pip; \
+	echo "make demo: installing lambdastream and its dependencies (httptools, botocore, boto3) into $(VENV), ~15 s"; \
+	$(PY) -m pip install -q --disable-pip-version-check -e .; \
+	touch $@
 
 # The SAM CLI, for the template and `sam build` tests: in a venv of its own,
 # since it pins boto3 to one version; linked into .venv/bin for the tests.
@@ -33,7 +52,11 @@ $(SAM_VENV)/.installed: $(STAMP)
 sam-cli: $(SAM_VENV)/.installed
 
 # Debian packages the tests drive: chromium for the page test, curl for the
-# chunk-by-chunk test, strace for the wire-cost tests and benchmark.
+# chunk-by-chunk test, strace for the wire-cost tests and benchmark. Installed
+# with apt-get as root (sudo otherwise), said before; SYSTEM_DEPS=skip when
+# they are installed already (make test SYSTEM_DEPS=skip): nothing is installed.
+SYSTEM_DEPS ?= install
+export SYSTEM_DEPS
 system-deps:
 	bash tools/install-system-deps.sh
 
@@ -52,13 +75,28 @@ TEMPLATES = $(shell find examples src/lambdastream/deploy -name '*template.yaml'
 lint: install
 	$(VENV)/bin/ruff check src tests examples bench tools
 	$(VENV)/bin/ruff format --check src tests examples bench tools
-	$(PY) -m mypy src tools/test-pythons.py
+	$(PY) -m mypy src bench tools/test-pythons.py
 	$(VENV)/bin/cfn-lint --include-checks I -- $(TEMPLATES)
 	$(VENV)/bin/hadolint --failure-threshold info examples/chat/Dockerfile
 
 test: install system-deps node-ric sam-cli readme-deploy-tools lint
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) tools/test-pythons.py
+
+# The unit and local end-to-end tests, with nothing but the venv: no browser,
+# no Node.js client, no SAM CLI, no strace, no network install, no root; the
+# soak and the README's snippets are make test's. Four at a time (they mostly
+# wait on sockets and processes): under 3 minutes on 2 cores.
+CHECK_TESTS = tests/wire tests/runtime tests/e2e tests/local tests/web tests/httpserver \
+	tests/chat/test_chat_validation.py tests/test_cli.py tests/test_invoke_cli.py \
+	tests/test_vocabulary.py tests/test_import_graph.py tests/test_doctests.py \
+	tests/test_fault_matrix.py tests/test_httpserver.py tests/test_missing_tools.py
+CHECK_WORKERS ?= 4
+check: install
+	$(PY) -m pytest -q -p no:cacheprovider -n $(CHECK_WORKERS) --dist loadfile \
+	    -m "not node and not browser and not strace" \
+	    --deselect tests/local/test_dev_function_url.py::test_curl_n_shows_each_chunk_as_it_is_yielded \
+	    $(CHECK_TESTS)
 
 # The runtime's tests on every Lambda Python found here, one venv each
 # (.venv-py3.X); under CI=true, 3.10 to 3.13 must be found.
@@ -67,7 +105,8 @@ test-pythons: install system-deps
 
 # Two environments initialized before the URL is shown (the page sends its
 # streamed and buffered requests at once): the first Send is a fair race.
-demo: install
+demo: $(PACKAGE_STAMP)
+	@echo "make demo: starting the chat under lambdastream dev with a local Bedrock"
 	@echo "Open http://127.0.0.1:$(PORT)/ in a browser, or in another terminal:"
 	@echo "  $(VENV)/bin/lambdastream invoke http://127.0.0.1:$(PORT)/ --prompt 'Why stream?' --timing"
 	$(VENV)/bin/lambdastream dev examples.chat.app.handler --root . --name chat \

@@ -309,8 +309,8 @@ def read_timed(conn: socket.socket, buf: bytes) -> tuple[float, bytes, bytes]:
     head, _, rest = buf.partition(b"\r\n\r\n")
     lower = head.lower()
     if b"transfer-encoding: chunked" not in lower:
-        _, body, rest = read_request(conn, buf)
-        return time.perf_counter(), body, rest
+        _, whole, rest = read_request(conn, buf)
+        return time.perf_counter(), whole, rest
     integration = b"http-integration-response" in lower
     body = bytearray()
     first = None

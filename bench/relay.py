@@ -430,7 +430,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_snapshot(server: DevServer) -> tuple[float, float]:
+def cpu_snapshot(server: DevServer | CargoLambda) -> tuple[float, float]:
     """CPU seconds so far of the dev server and of all its runtimes together."""
     runtimes = 0.0
     for pid in server.runtime_pids():
@@ -440,7 +440,7 @@ def cpu_snapshot(server: DevServer) -> tuple[float, float]:
 
 
 def measure_first_byte(
-    client: Client, server: DevServer, runs: int
+    client: Client, server: DevServer | CargoLambda, runs: int
 ) -> tuple[float, float, int, float]:
     """(p50, p99) in ms of time to first body byte over ``runs`` warm
     invocations, how many cold starts happened among them, and the p50 of
@@ -473,7 +473,7 @@ class Throughput:
         return self.runtime_cpu / self.rate * 1e6
 
 
-def measure_small(client: Client, server: DevServer, extra: str = "") -> Throughput:
+def measure_small(client: Client, server: DevServer | CargoLambda, extra: str = "") -> Throughput:
     """Chunks/s for one invocation writing SMALL_COUNT chunks of SMALL_SIZE bytes."""
     client.get(1000, SMALL_SIZE, extra)  # warm this path once
     cpu0 = cpu_snapshot(server)
@@ -488,7 +488,7 @@ def measure_small(client: Client, server: DevServer, extra: str = "") -> Through
     )
 
 
-def measure_large(client: Client, server: DevServer) -> Throughput:
+def measure_large(client: Client, server: DevServer | CargoLambda) -> Throughput:
     """MiB/s for one stream of LARGE_COUNT chunks of LARGE_SIZE bytes."""
     cpu0 = cpu_snapshot(server)
     elapsed, total = client.get_counting(LARGE_COUNT, LARGE_SIZE)
@@ -509,7 +509,9 @@ def median_of(runs: int, measure: Callable[..., Throughput], *args: object) -> T
     return results[len(results) // 2]
 
 
-def count_syscalls(client: Client, server: DevServer, count: int) -> tuple[float, float, str]:
+def count_syscalls(
+    client: Client, server: DevServer | CargoLambda, count: int
+) -> tuple[float, float, str]:
     """Syscalls per chunk of the dev server and of the runtime while relaying
     ``count`` small chunks, and the dev server's top syscalls."""
     pids = {"server": [server.proc.pid], "runtime": server.runtime_pids()}

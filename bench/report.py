@@ -149,7 +149,7 @@ def write_chart(figures: Sequence[Figure], path: Path) -> Path:
     try:
         labels = [f"{f.group}: {f.name} vs {f.peer_name}" for f in shown]
         labels = [label if len(label) <= 100 else label[:97] + "..." for label in labels]
-        values = [f.advantage for f in shown]
+        values = [f.advantage for f in shown if f.advantage is not None]
         colors = [
             "#c0392b" if f.met is False else "#2e86c1" if f.met is None else "#27ae60"
             for f in shown
@@ -163,8 +163,9 @@ def write_chart(figures: Sequence[Figure], path: Path) -> Path:
         ax.axvline(1.0, color="grey", lw=1, ls="--")
         ax.set_xscale("log")
         if values:
-            low = min([*values, *(f.goal for f in shown if f.goal)], default=1.0)
-            high = max([*values, *(f.goal for f in shown if f.goal)], default=1.0)
+            goals = [f.goal for f in shown if f.goal]
+            low = min([*values, *goals], default=1.0)
+            high = max([*values, *goals], default=1.0)
             ax.set_xlim(min(0.5, low / 1.3), max(2.0, high * 1.6))
         ax.set_yticks(y)
         ax.set_yticklabels(labels, fontsize=8)
@@ -236,9 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.replot:
         data = json.loads((args.out / "figures.json").read_text())
-        figures = [Figure(**f) for f in data["figures"]]
-        runs = [ModuleRun(**r) for r in data["runs"]]
-        markdown, chart = write_report(figures, args.out, runs=runs, header=data["header"])
+        stored = [Figure(**f) for f in data["figures"]]
+        stored_runs = [ModuleRun(**r) for r in data["runs"]]
+        markdown, chart = write_report(stored, args.out, runs=stored_runs, header=data["header"])
         print(f"report: {markdown}\nchart:  {chart}")
         return 0
     modules = _modules(args.quick)

@@ -30,7 +30,7 @@ def read_request(conn: socket.socket, buf: bytes) -> tuple[bytes, bytes, bytes]:
     lower = head.lower()
     if b"transfer-encoding: chunked" in lower:
         pos = 0
-        parts = []
+        parts: list[bytes] = []
         while True:  # walk the chunk sizes to the last chunk, then its trailers
             while (eol := rest.find(b"\r\n", pos)) == -1:
                 rest += conn.recv(65536)

@@ -23,28 +23,18 @@ say() { printf 'install-node-ric: %s\n' "$*"; }
 die() { printf 'install-node-ric: error: %s\n' "$*" >&2; exit 1; }
 t0=$(date +%s)
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive CI="${CI:-true}"
-apt_updated=0
+export CI="${CI:-true}"
 apt_install() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
-      missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  say "installing Debian packages: ${missing[*]}"
-  if [ "$apt_updated" -eq 0 ]; then
-    $SUDO apt-get update -qq
-    apt_updated=1
-  fi
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+  # Said first, on one line; SYSTEM_DEPS=skip installs nothing (tools/apt-install.sh).
+  local why=$1
+  shift
+  bash "$root/tools/apt-install.sh" "$why" "$@" ||
+    die "the Debian packages $* are needed ($why)"
 }
 
 # Node itself: the machine's own (Node 20 here), else Debian's.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  apt_install nodejs npm
+  apt_install "Node.js, to run the official Node.js runtime client" nodejs npm
 fi
 say "node $(node --version), npm $(npm --version)"
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 16 ? 0 : 1)' ||
@@ -79,7 +69,8 @@ if [ "${NODE_RIC_REBUILD:-0}" != 1 ] && [ -f "$cached" ]; then
 fi
 
 if ! addon_loads; then
-  apt_install autoconf automake libtool make g++ cmake python3
+  apt_install "to build the Node.js client's native addon" autoconf automake libtool make g++ \
+    cmake python3
   # node-gyp would download Node's headers; the installed Node ships them.
   nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
   if [ -f "$nodedir/include/node/node.h" ] && [ -f "$nodedir/include/node/common.gypi" ]; then

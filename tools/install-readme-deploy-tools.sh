@@ -16,12 +16,8 @@ dir="$root/tests/readme_deploy"
 say() { printf 'install-readme-deploy-tools: %s\n' "$*"; }
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  say "installing Debian's nodejs and npm"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm </dev/null >/dev/null
+  # Said first, on one line; SYSTEM_DEPS=skip installs nothing.
+  bash "$root/tools/apt-install.sh" "Node.js, to run the Serverless Framework (osls)" nodejs npm
 fi
 
 want=$(node -p "require('$dir/package-lock.json').packages['node_modules/osls'].version")

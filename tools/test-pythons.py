@@ -60,6 +60,7 @@ TEST_PATHS = ("tests/wire", "tests/runtime", "tests/e2e")
 # to pyproject.toml reaches these venvs without a word here, and a Python
 # too new for a lint tool can still test the runtime.
 NOT_USED = (
+    "pytest-xdist",  # make check's workers
     "ruff",  # lint
     "mypy",  # types
     "playwright",  # the page test
