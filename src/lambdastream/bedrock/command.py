@@ -1,9 +1,14 @@
-"""``lambdastream bedrock-local``: serve a local bedrock-runtime endpoint for boto3.
+"""``lambdastream bedrock-local``: serve a local Bedrock endpoint for boto3.
+
+One port answers both services: ``bedrock-runtime`` (the models) and the
+``bedrock`` control plane's catalogue reads (ListFoundationModels, ...).
 
 Example::
 
     $ lambdastream bedrock-local --port 8900
-    $ AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:8900 python my_script.py
+    $ export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:8900
+    $ export AWS_ENDPOINT_URL_BEDROCK=http://127.0.0.1:8900
+    $ python my_script.py
 """
 
 from __future__ import annotations
@@ -140,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
                     f"WARNING: listening on {args.host} with no local AWS credentials:"
                     f" every request to port {port} will get 403"
                 )
+        # Both services of boto3 go to this one server: the runtime, and the
+        # control plane's catalogue (apps that list models at init).
         print(f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://{host}:{port}", flush=True)
+        print(f"  export AWS_ENDPOINT_URL_BEDROCK=http://{host}:{port}", flush=True)
         async with server:
             await server.serve_forever()
 

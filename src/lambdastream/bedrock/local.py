@@ -4,9 +4,15 @@ Serves InvokeModel, InvokeModelWithResponseStream, Converse and
 ConverseStream on ``/model/{modelId}/...`` with Bedrock's wire format: event
 stream framing, per-family chunk JSON (the same family table the client
 uses) with invocation metrics, in-stream exception events, and HTTP errors
-with ``x-amzn-ErrorType``. Any SigV4-signed request is accepted; signatures
-are not checked. It runs on the local Lambda's HTTP server
-(:mod:`lambdastream.httpserver`), with its limits and timeouts.
+with ``x-amzn-ErrorType``. On the same port, the control-plane reads apps
+make at init (the ``bedrock`` service: ListFoundationModels,
+GetFoundationModel, ListInferenceProfiles, GetInferenceProfile on
+``/foundation-models`` and ``/inference-profiles``, answered from
+:mod:`lambdastream.bedrock.catalogue`), so ``AWS_ENDPOINT_URL_BEDROCK`` and
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` name the same URL. Any SigV4-signed
+request is accepted; signatures are not checked (beyond loopback they are).
+It runs on the local Lambda's HTTP server (:mod:`lambdastream.httpserver`),
+with its limits and timeouts.
 
 Example::
 
@@ -32,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from lambdastream.bedrock import faults
+from lambdastream.bedrock import catalogue, faults
 from lambdastream.bedrock.backends import (
     Backend,
     BackendError,
@@ -146,6 +152,9 @@ class BedrockLocal:
     async def handle(self, request: HttpRequest, response: AsyncResponse) -> None:
         request_id = str(uuid.uuid4())
         try:
+            if catalogue.serves(request.target.split("?", 1)[0]):
+                await self._control_plane(request, response, request_id)
+                return
             call = self._parse(request)
             await self._answer(call, response, request_id)
         except ApiError as exc:
@@ -176,15 +185,8 @@ class BedrockLocal:
         )
         writer.send(*_error_answer(str(uuid.uuid4()), error))
 
-    # ----------------------------------------------------------- parsing
-
-    def _parse(self, request: HttpRequest) -> Call:
-        path = request.target.split("?", 1)[0]
-        pieces = path.split("/")
-        if len(pieces) != 4 or pieces[1] != "model" or pieces[3] not in OPERATIONS:
-            raise ApiError("UnknownOperationException", f"no operation at {path}", 404)
-        if request.method != "POST":
-            raise ApiError("UnknownOperationException", f"{request.method} {path}", 404)
+    def _authenticate(self, request: HttpRequest) -> str:
+        """The request's ``Authorization``: SigV4-signed, checked beyond loopback."""
         authorization = next(
             (value for name, value in request.headers if name.lower() == "authorization"), ""
         )
@@ -197,6 +199,30 @@ class BedrockLocal:
                 self.authorize.check(request)
             except AuthError as refused:
                 raise ApiError(refused.error_type, refused.message, 403) from None
+        return authorization
+
+    async def _control_plane(
+        self, request: HttpRequest, response: AsyncResponse, request_id: str
+    ) -> None:
+        """A read of the ``bedrock`` service (the catalogue), for the signed region."""
+        region = catalogue.region_of(self._authenticate(request))
+        try:
+            status, body = catalogue.answer(request.method, request.target, region)
+        except catalogue.CatalogueError as exc:
+            raise ApiError(exc.code, exc.message, exc.status) from None
+        headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+        await response.send(status, headers, json.dumps(body).encode("utf-8"))
+
+    # ----------------------------------------------------------- parsing
+
+    def _parse(self, request: HttpRequest) -> Call:
+        path = request.target.split("?", 1)[0]
+        pieces = path.split("/")
+        if len(pieces) != 4 or pieces[1] != "model" or pieces[3] not in OPERATIONS:
+            raise ApiError("UnknownOperationException", f"no operation at {path}", 404)
+        if request.method != "POST":
+            raise ApiError("UnknownOperationException", f"{request.method} {path}", 404)
+        self._authenticate(request)
         operation, model_id = pieces[3], unquote(pieces[2])
         if not model_id:
             raise ApiError("ValidationException", "modelId must not be empty")

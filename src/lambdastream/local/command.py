@@ -141,7 +141,10 @@ def function_config(args: argparse.Namespace, bedrock_url: str | None) -> Functi
 
     env = dict(args.env)
     if bedrock_url is not None:
+        # One server answers both: bedrock-runtime and the bedrock control plane's
+        # catalogue (apps that list models at init would otherwise wait on AWS).
         env.setdefault("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock_url)
+        env.setdefault("AWS_ENDPOINT_URL_BEDROCK", bedrock_url)
         if not os.environ.get("AWS_ACCESS_KEY_ID"):
             env.setdefault("AWS_ACCESS_KEY_ID", "local")
             env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
