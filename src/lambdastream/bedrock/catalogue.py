@@ -283,7 +283,8 @@ def geography_of(region: str) -> str | None:
 def region_of(authorization: str) -> str:
     """The region of a SigV4 ``Authorization`` header's credential scope; else us-east-1.
 
-    >>> region_of("AWS4-HMAC-SHA256 Credential=AKID/20250101/eu-west-1/bedrock/aws4_request,"
+    >>> from lambdastream.wire.sigv4 import ALGORITHM
+    >>> region_of(ALGORITHM + " Credential=AKID/20250101/eu-west-1/bedrock/aws4_request,"
     ...           " SignedHeaders=host, Signature=abc")
     'eu-west-1'
     """
