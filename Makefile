@@ -16,7 +16,7 @@ API_PORT ?= $(shell [ '$(PORT)' = 0 ] && echo 0 || echo $$(( $(PORT) + 1 )))
 # (~100 s); keep the built addon outside the tree so fresh clones reuse it.
 export NODE_RIC_CACHE_DIR ?= $(HOME)/.cache/lambdastream-node-ric
 
-.PHONY: install test check lint demo bench soak clean system-deps node-ric test-pythons sam-cli readme-deploy-tools
+.PHONY: install test check lint demo bench soak clean system-deps node-ric ai-sdk test-pythons sam-cli readme-deploy-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("lambdastream needs Python 3.10+") if sys.version_info < (3, 10) else None'
@@ -68,6 +68,10 @@ readme-deploy-tools:
 node-ric:
 	bash tools/install-node-ric.sh
 
+# The Vercel AI SDK (npm ai, three majors), the UI message stream's conformance peer.
+ai-sdk:
+	bash tools/install-ai-sdk.sh
+
 # The SAM templates the project ships (not what a local `sam build` left): the
 # chat's, and init's for each --template (fastapi-template.yaml).
 TEMPLATES = $(shell find examples src/lambdastream/deploy -name '*template.yaml' -not -path '*/.aws-sam/*')
@@ -79,7 +83,7 @@ lint: install
 	$(VENV)/bin/cfn-lint --include-checks I -- $(TEMPLATES)
 	$(VENV)/bin/hadolint --failure-threshold info examples/chat/Dockerfile
 
-test: install system-deps node-ric sam-cli readme-deploy-tools lint
+test: install system-deps node-ric ai-sdk sam-cli readme-deploy-tools lint
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) tools/test-pythons.py
 
@@ -90,7 +94,7 @@ test: install system-deps node-ric sam-cli readme-deploy-tools lint
 CHECK_TESTS = tests/wire tests/runtime tests/e2e tests/local tests/web tests/httpserver \
 	tests/chat/test_chat_validation.py tests/test_cli.py tests/test_invoke_cli.py \
 	tests/test_vocabulary.py tests/test_import_graph.py tests/test_doctests.py \
-	tests/test_fault_matrix.py tests/test_httpserver.py tests/test_missing_tools.py
+	tests/test_fault_matrix.py tests/test_httpserver.py tests/test_missing_tools.py tests/chatapi
 CHECK_WORKERS ?= 4
 check: install
 	$(PY) -m pytest -q -p no:cacheprovider -n $(CHECK_WORKERS) --dist loadfile \
@@ -114,11 +118,12 @@ demo: $(PACKAGE_STAMP)
 
 # Every benchmark in one run (cold start, wire cost, relay, ASGI), and its
 # report: bench/report/README.md with a chart, bench/report/ratios.png (~2 min;
-# BENCH_ARGS=--quick for under 1). cargo-lambda, the relay's Rust peer, comes from
+# BENCH_ARGS=--quick for under 1; the as-deployed cold start needs the SAM CLI
+# and python3.13). cargo-lambda, the relay's Rust peer, comes from
 # PyPI (--no-deps: its zig is for cross-compiling only); it builds with the
 # machine's cargo, offline.
 BENCH_ARGS ?=
-bench: install system-deps node-ric
+bench: install system-deps node-ric sam-cli
 	$(PY) -m pip install -q --no-deps 'cargo-lambda>=1.9,<2'
 	$(PY) -m bench.report $(BENCH_ARGS)
 

@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "build": (
         "lambdastream.deploy.command",
-        "build the layer that lets the managed Python runtimes stream",
+        "build the layer that lets the managed Python runtimes stream, or a function with bytecode",
     ),
 }
 
