@@ -1,7 +1,7 @@
 """Every benchmark in one run, written as a report: Markdown and a chart.
 
 Runs ``bench.cold_start``, ``bench.syscalls``, ``bench.relay``,
-``bench.asgi`` and ``bench.deployed`` in this one process (each prints its
+``bench.asgi``, ``bench.deployed`` and ``bench.chat_protocols`` in this one process (each prints its
 own tables as it goes; ``bench.asgi``'s cold start once more with every
 contender pinned to one CPU, as on a 1-vCPU Lambda: ``bench.asgi --cpus 1
 --cold-only``; ``bench.deployed`` runs ``sam build`` and needs the package
@@ -212,7 +212,7 @@ def write_report(
 
 
 def _modules(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
-    from bench import asgi, cold_start, deployed, relay, syscalls
+    from bench import asgi, chat_protocols, cold_start, deployed, relay, syscalls
 
     return {
         "bench.cold_start": lambda: cold_start.run(runs=7 if quick else 21),
@@ -223,6 +223,7 @@ def _modules(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
         "bench.asgi": lambda: asgi.run(quick=quick),
         "bench.asgi --cpus 1": lambda: asgi.run(quick=quick, cpus=1, cold_only=True),
         "bench.deployed": lambda: deployed.run(quick=quick),
+        "bench.chat_protocols": lambda: chat_protocols.run(rounds=10 if quick else 30),
     }
 
 

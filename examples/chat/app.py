@@ -57,6 +57,12 @@ from typing import Any, Literal
 from lambdastream import StreamingResponse, sse
 from lambdastream.bedrock import StreamEnd, TextDelta, default_client, stream_text
 
+if __package__:  # examples.chat.app, as `make demo` runs it from a clone
+    from . import auth, protocols
+else:  # app, at the top of the function's package on Lambda
+    import auth
+    import protocols
+
 DEFAULT_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful, concise assistant. Format answers in Markdown when it helps."
@@ -102,6 +108,9 @@ class Config:
     """
 
     model_id: str = DEFAULT_MODEL_ID
+    # What GET /v1/models lists and /v1/chat/completions may name: the model
+    # ids the function's role may call (model_id among them).
+    model_ids: tuple[str, ...] = (DEFAULT_MODEL_ID,)
     api: Literal["converse", "invoke"] = "converse"
     max_tokens_cap: int = 4096
     default_max_tokens: int = 1024
@@ -118,8 +127,11 @@ class Config:
         api = _APIS.get(raw_api)
         if api is None:
             raise ConfigError(f"CHAT_API={raw_api!r}: use 'converse' or 'invoke'")
+        model_id = env.get("CHAT_MODEL_ID", "").strip() or DEFAULT_MODEL_ID
+        others = [m.strip() for m in env.get("CHAT_MODEL_IDS", "").split(",") if m.strip()]
         return cls(
-            model_id=env.get("CHAT_MODEL_ID", "").strip() or DEFAULT_MODEL_ID,
+            model_id=model_id,
+            model_ids=tuple(dict.fromkeys([model_id, *others])),
             api=api,
             max_tokens_cap=cap,
             default_max_tokens=min(
@@ -299,6 +311,9 @@ CONFIG = Config.from_env()
 # does not wait for boto3 to load. Honours AWS_ENDPOINT_URL_BEDROCK_RUNTIME
 # (set by `lambdastream dev --bedrock-local`).
 BEDROCK = default_client()
+# API-key mode (CHAT_API_KEY_SECRET_ARN set): the key, read from Secrets
+# Manager once, here; None when the Function URL's AWS_IAM guards the function.
+AUTH = auth.from_env(os.environ)
 _STATIC: dict[str, tuple[bytes, str]] = {}
 
 
@@ -349,8 +364,19 @@ def _route(event: Any, log: RequestLog) -> Any:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     query = event.get("queryStringParameters") or {}
 
+    authorized = AUTH is None or AUTH.allows(headers)
+    if path in protocols.ROUTES:
+        return protocols.route(
+            method, path, headers, lambda: _body(event),
+            config=CONFIG, client=BEDROCK, log=log, authorized=authorized,
+        )  # fmt: skip
     if method in ("GET", "HEAD"):
         return log.finish(_static(path, head=method == "HEAD"))
+    if not authorized:
+        raise RequestError(
+            401, "unauthorized", "send the API key as Authorization: Bearer <key>",
+            headers={"www-authenticate": "Bearer"},
+        )  # fmt: skip
     if path != "/":
         raise RequestError(404, "not_found", f"no route for {method} {path}")
     if method != "POST":
