@@ -1,8 +1,9 @@
 """First token through the chat's OpenAI route, against the model's own first token.
 
-One ``lambdastream bedrock-local`` (the scripted model, ``--first-token-latency``
-0.1 s, the rest of the answer at once) and one ``lambdastream dev examples.chat.app.handler`` pointed at it,
-both real processes on loopback. Each round asks the same question twice:
+One ``lambdastream bedrock-local`` (the scripted model,
+``--first-token-latency`` 0.1 s, the rest of the answer at once) and one
+``lambdastream dev examples.chat.app.handler`` pointed at it, both real
+processes on loopback. Each round asks the same question twice:
 
 - **bedrock-local**: boto3's ``converse_stream`` straight to the model, time
   from the call to its first text delta: what the model costs;

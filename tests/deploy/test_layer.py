@@ -72,8 +72,10 @@ def test_the_layer_holds_the_wrapper_and_only_what_runs_on_lambda(layer_zip):
     assert all(n == WRAPPER_NAME or n.startswith("python/lambdastream/") for n in names)
     assert [n for n in names if any(part in n for part in NOT_IN_LAYER)] == []
     # Small: a few hundred KiB with .pyc files for four Pythons (~830 KiB
-    # with the ASGI and WSGI adapters and the Managed Instances workers).
-    assert len(layer_zip) < 900 * 1024, len(layer_zip)
+    # with the ASGI and WSGI adapters and the Managed Instances workers,
+    # ~1,050 KiB with the OpenAI and AI SDK protocols). Size is not cold
+    # start: only what a function imports is read.
+    assert len(layer_zip) < 1200 * 1024, len(layer_zip)
 
 
 def test_every_module_ships_compiled_for_every_python_found(layer_zip):

@@ -76,7 +76,8 @@ def test_layer_wrapper_runs_the_runtime_from_the_layer(sam_build_dir):
 
 def test_function_holds_the_app_and_its_page_and_no_runtime_copy(sam_build_dir):
     function = sam_build_dir.function
-    assert (function / "app.py").is_file()
+    for module in ("app.py", "auth.py", "protocols.py"):
+        assert (function / module).is_file(), module
     for page in ("index.html", "app.js", "markdown.js", "style.css"):
         assert (function / "static" / page).is_file(), page
     # lambdastream comes from the layer only: a second copy in the function
@@ -86,6 +87,8 @@ def test_function_holds_the_app_and_its_page_and_no_runtime_copy(sam_build_dir):
     # none of the developer's left over from examples/chat/__pycache__.
     assert {p.name for p in function.rglob("*.pyc")} == {
         "app.cpython-313.pyc",
+        "auth.cpython-313.pyc",
+        "protocols.cpython-313.pyc",
         "__init__.cpython-313.pyc",
     }
 

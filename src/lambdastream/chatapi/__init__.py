@@ -7,7 +7,7 @@
   error bodies in ``openai_errors``.
 - :mod:`lambdastream.chatapi.ui_stream`: the Vercel AI SDK's UI message
   stream, v1 (``POST /api/chat``, what ``useChat`` reads); the posted
-  ``UIMessage``\ s in ``ui_messages``.
+  ``UIMessage`` objects in ``ui_messages``.
 
 Each module is pure: a request body (bytes) becomes a
 :class:`~lambdastream.chatapi.call.BedrockCall` or a

@@ -50,6 +50,9 @@ ENTRY_MODULES = (
     "lambdastream.asgi",
     "lambdastream.wsgi",
     "lambdastream.bedrock",
+    # the protocols the chat function speaks to OpenAI and AI SDK clients
+    "lambdastream.chatapi.openai_chat",
+    "lambdastream.chatapi.ui_stream",
 )
 # Where the package lands on Lambda; also the path compiled into the .pyc
 # files, so that they do not depend on where the build ran.
