@@ -4,14 +4,21 @@ cfn-lint runs with its informational checks too. ``sam validate --lint``
 runs cfn-lint as sam bundles it; it does not run the SAM translator (that
 needs AWS credentials to look up managed policies): test_template_security
 translates every template offline instead.
+
+Each template is linted as shipped (Lambda Managed Instances off by
+default), and again with Managed Instances on by default (a copy whose
+defaults choose a capacity provider, subnets and security groups), so that
+the lint's default-value checks see both.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
+from cfn import load
 from deploy_support import (
     CHAT_TEMPLATE,
     INIT_TEMPLATES,
@@ -23,9 +30,36 @@ from deploy_support import (
 
 from lambdastream.deploy import scaffold
 
+# What `sam deploy --parameter-overrides` would choose to switch Managed Instances on.
+MANAGED_INSTANCES_ON = {
+    "ManagedInstances": "true",
+    "ManagedInstancesSubnetIds": "subnet-0a1b2c3d4e5f60718,subnet-0f1e2d3c4b5a69788",
+    "ManagedInstancesSecurityGroupIds": "sg-0123456789abcdef0",
+}
 
-@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
-def test_cfn_lint(path: Path):
+
+@pytest.fixture(params=["off", "on"], ids=lambda compute: f"managed-instances-{compute}")
+def managed_instances(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def linted(request, managed_instances: str, tmp_path: Path) -> Path:
+    """The template as shipped, or a copy whose defaults switch Managed Instances on."""
+    path: Path = request.param
+    if managed_instances == "off":
+        return path
+    template = load(path)
+    for name, value in MANAGED_INSTANCES_ON.items():
+        template["Parameters"][name]["Default"] = value
+    copy = tmp_path / "template.json"
+    copy.write_text(json.dumps(template, indent=1))
+    return copy
+
+
+@pytest.mark.parametrize("linted", TEMPLATES, ids=template_id, indirect=True)
+def test_cfn_lint(linted: Path):
+    path = linted
     cfn_lint = need_executable("cfn-lint")
     result = subprocess.run(
         [cfn_lint, "--include-checks", "I", "--format", "parseable", "--", str(path)],
@@ -37,8 +71,9 @@ def test_cfn_lint(path: Path):
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
-@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
-def test_sam_validate_lint(path: Path):
+@pytest.mark.parametrize("linted", TEMPLATES, ids=template_id, indirect=True)
+def test_sam_validate_lint(linted: Path):
+    path = linted
     sam = need_executable("sam")
     result = subprocess.run(
         [sam, "validate", "--lint", "--region", "us-east-1", "--template-file", str(path)],

@@ -7,13 +7,21 @@ CloudFormation would deploy it (``cfn.deployed``). ``security_problems``
 then reads the resources like a reviewer:
 
 - IAM: no ``*`` in any action, no NotAction/NotResource, no AWS managed
-  policy anywhere; a function's role may call only the two Bedrock invoke
+  policy anywhere but ``AWSLambdaManagedEC2ResourceOperator``, alone, on a
+  role trusted by Lambda only that a capacity provider operates with and no
+  function runs with (the operator role the Lambda developer guide
+  prescribes for Managed Instances); a function's role may call only the two Bedrock invoke
   actions, on exactly the configured model's ARNs (derived here from the
   Bedrock user guide's rules, not from the template), and write only to the
   function's own log group; any other policy may only grant the URL's two
   actions on what a URL targets (the invoker policy);
 - functions: lambdastream's exec wrapper and a layer, a log group named as
-  Lambda names it, with retention;
+  Lambda names it, with retention; on a capacity provider (Lambda Managed
+  Instances), this template's, python3.13 or newer, at least 2 GB, no
+  SnapStart;
+- capacity providers: the operator role above, security groups of the
+  user's choosing (not the VPC's default), the functions' architecture, a
+  cap on the fleet's vCPUs;
 - Function URLs: ``RESPONSE_STREAM``; both ``lambda:InvokeFunctionUrl`` and
   ``lambda:InvokeFunction`` granted to whoever can reach the URL (the public
   for ``NONE``, a managed policy for ``AWS_IAM`` callers, the distribution
@@ -73,6 +81,18 @@ ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 # The longest CloudFront waits for an origin without a quota increase.
 MAX_ORIGIN_READ_TIMEOUT = 60
 PUBLIC_CONCURRENCY = "7"
+# Lambda Managed Instances: the operator role's policy ("At minimum, the role
+# requires the permissions in the AWSLambdaManagedEC2ResourceOperator managed
+# policy": the Lambda developer guide, lambda-managed-instances-operator-role),
+# and the network a deployment with ManagedInstances=true is given.
+OPERATOR_POLICY = "arn:aws:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator"
+MANAGED_INSTANCES_NETWORK = {
+    "ManagedInstancesSubnetIds": "subnet-0a1b2c3d4e5f60718,subnet-0f1e2d3c4b5a69788",
+    "ManagedInstancesSecurityGroupIds": "sg-0123456789abcdef0",
+}
+# Managed Instances run Python 3.13 and later, in functions of 2 GB or more.
+MANAGED_INSTANCES_MIN_PYTHON = (3, 13)
+MANAGED_INSTANCES_MIN_MEMORY = 2048
 
 HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
 # The Bedrock models the templates are checked with: the default (global
@@ -109,6 +129,9 @@ def security_problems(resources: Mapping[str, Any], params: Mapping[str, str]) -
     problems += _stray_policy_problems(resources)
     for logical_id, function in _of_type(resources, "AWS::Lambda::Function"):
         problems += _function_problems(resources, logical_id, function, params)
+        problems += _managed_instances_function_problems(resources, logical_id, function)
+    for logical_id, provider in _of_type(resources, "AWS::Lambda::CapacityProvider"):
+        problems += _capacity_provider_problems(resources, logical_id, provider)
     problems += _url_problems(resources)
     problems += _permission_problems(resources)
     for logical_id, distribution in _of_type(resources, "AWS::CloudFront::Distribution"):
@@ -151,15 +174,114 @@ def _iam_problems(resources: Mapping[str, Any]) -> list[str]:
                     problems.append(f"{where}: wildcard action {action}")
             if "*" in _listed(statement.get("Resource", [])):
                 problems.append(f"{where}: Resource *")
+    operator_roles = _operator_roles(resources)
     for logical_id, role in _of_type(resources, "AWS::IAM::Role"):
-        if role.get("ManagedPolicyArns"):
+        if logical_id in operator_roles:
+            problems += _operator_role_problems(resources, logical_id, role)
+        elif role.get("ManagedPolicyArns"):
             problems.append(f"{logical_id}: managed policies {role['ManagedPolicyArns']}")
     for logical_id, resource in resources.items():
-        if ":iam::aws:policy/" in repr(resource):
+        named = repr(resource)
+        if logical_id in operator_roles:
+            named = named.replace(repr(OPERATOR_POLICY), "")
+        if ":iam::aws:policy/" in named:
             problems.append(f"{logical_id}: names an AWS managed policy")
     for logical_id, permission in _of_type(resources, "AWS::Lambda::Permission"):
         if "*" in permission["Action"]:
             problems.append(f"{logical_id}: wildcard action {permission['Action']}")
+    return problems
+
+
+def _operator_roles(resources: Mapping[str, Any]) -> set[str]:
+    """This template's roles that a capacity provider operates its instances with."""
+    roles = set()
+    for _, provider in _of_type(resources, "AWS::Lambda::CapacityProvider"):
+        arn = provider.get("PermissionsConfig", {}).get("CapacityProviderOperatorRoleArn")
+        match = re.fullmatch(r"\{GetAtt:(\w+)\.Arn\}", str(arn))
+        if match is not None and match.group(1) in resources:
+            roles.add(match.group(1))
+    return roles
+
+
+def _operator_role_problems(
+    resources: Mapping[str, Any], role_id: str, role: Mapping[str, Any]
+) -> list[str]:
+    # What the Lambda developer guide prescribes (the AWS managed policy, a
+    # trust policy for lambda.amazonaws.com), and nothing more: no inline
+    # policy, no other managed policy, no function running with it.
+    problems = []
+    if role.get("ManagedPolicyArns") != [OPERATOR_POLICY]:
+        problems.append(
+            f"{role_id}: operator role with {role.get('ManagedPolicyArns')}, not {OPERATOR_POLICY}"
+        )
+    if role.get("Policies"):
+        problems.append(f"{role_id}: operator role with inline policies")
+    trust = role.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+    if trust != [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ]:
+        problems.append(f"{role_id}: operator role trusted by {trust}, not Lambda alone")
+    if role_id in _function_roles(resources):
+        problems.append(f"{role_id}: a function runs with the operator role")
+    return problems
+
+
+def _capacity_provider_problems(
+    resources: Mapping[str, Any], logical_id: str, provider: Mapping[str, Any]
+) -> list[str]:
+    problems = []
+    arn = provider.get("PermissionsConfig", {}).get("CapacityProviderOperatorRoleArn")
+    match = re.fullmatch(r"\{GetAtt:(\w+)\.Arn\}", str(arn))
+    if match is None or resources.get(match.group(1), {}).get("Type") != "AWS::IAM::Role":
+        problems.append(f"{logical_id}: operator role {arn} is not this template's")
+    # Without security groups the instances get the VPC's default group.
+    if not provider.get("VpcConfig", {}).get("SecurityGroupIds"):
+        problems.append(f"{logical_id}: no security groups of its own")
+    if not provider.get("CapacityProviderScalingConfig", {}).get("MaxVCpuCount"):
+        problems.append(f"{logical_id}: no cap on the fleet's vCPUs")
+    architectures = provider.get("InstanceRequirements", {}).get("Architectures")
+    for function_id, function in _of_type(resources, "AWS::Lambda::Function"):
+        config = function.get("CapacityProviderConfig", {})
+        target = config.get("LambdaManagedInstancesCapacityProviderConfig", {})
+        if target.get("CapacityProviderArn") == f"{{GetAtt:{logical_id}.Arn}}" and (
+            architectures != function.get("Architectures", ["x86_64"])
+        ):
+            problems.append(
+                f"{logical_id}: instances {architectures}, {function_id} is "
+                f"{function.get('Architectures', ['x86_64'])}"
+            )
+    return problems
+
+
+def _managed_instances_function_problems(
+    resources: Mapping[str, Any], logical_id: str, function: Mapping[str, Any]
+) -> list[str]:
+    if "CapacityProviderConfig" not in function:
+        return []
+    problems = []
+    config = function["CapacityProviderConfig"].get(
+        "LambdaManagedInstancesCapacityProviderConfig", {}
+    )
+    match = re.fullmatch(r"\{GetAtt:(\w+)\.Arn\}", str(config.get("CapacityProviderArn")))
+    if (
+        match is None
+        or resources.get(match.group(1), {}).get("Type") != "AWS::Lambda::CapacityProvider"
+    ):
+        problems.append(
+            f"{logical_id}: on capacity provider {config.get('CapacityProviderArn')},"
+            " not this template's"
+        )
+    runtime = re.fullmatch(r"python(\d+)\.(\d+)", str(function.get("Runtime")))
+    if runtime is None or tuple(map(int, runtime.groups())) < MANAGED_INSTANCES_MIN_PYTHON:
+        problems.append(f"{logical_id}: {function.get('Runtime')} on Managed Instances")
+    if int(function.get("MemorySize", 128)) < MANAGED_INSTANCES_MIN_MEMORY:
+        problems.append(f"{logical_id}: {function.get('MemorySize')} MB on Managed Instances")
+    if "SnapStart" in function:
+        problems.append(f"{logical_id}: SnapStart on Managed Instances")
     return problems
 
 
@@ -552,7 +674,10 @@ def deployments(template: Mapping[str, Any]) -> Iterator[dict[str, str]]:
     )
     switches = choice_parameters(template)
     for values in itertools.product(*switches.values()):
-        yield {**extra, **dict(zip(switches, values, strict=True))}
+        chosen = dict(zip(switches, values, strict=True))
+        # Managed Instances are given a network (else the Rules refuse them).
+        network = MANAGED_INSTANCES_NETWORK if chosen.get("ManagedInstances") == "true" else {}
+        yield {**extra, **network, **chosen}
     if checks_bedrock(template):
         for case, auth in itertools.product(MODEL_CASES[1:], switches.get("UrlAuthType", [None])):
             yield {**extra, **case, **({"UrlAuthType": auth} if auth else {})}
@@ -593,11 +718,13 @@ def test_chat_checks_each_switch_and_model():
         "UrlAuthType",
         "EnableCloudFront",
         "EnableSnapStart",
+        "ManagedInstances",
     }
-    # 2 auth types x 2 CloudFront x 3 price classes x 2 SnapStart, of which
-    # the 6 with CloudFront in front of a public URL are refused, then the
-    # four other models with each auth type.
-    assert len(list(_checked(template))) == 24 - 6 + 4 * 2
+    # 2 auth types x 2 CloudFront x 3 price classes x 2 SnapStart x 2
+    # compute types, of which the 12 with CloudFront in front of a public URL
+    # are refused, and the 9 others with SnapStart on Managed Instances; then
+    # the four other models with each auth type.
+    assert len(list(_checked(template))) == 48 - 12 - 9 + 4 * 2
 
 
 # -- Where Bedrock may be granted -------------------------------------------------
@@ -1025,6 +1152,98 @@ WEAKENINGS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+def _managed_instances_weakenings(
+    *, function: str, on_demand: str, role: str, operator_role: str, provider: str
+) -> dict[str, Callable[[dict[str, Any]], None]]:
+    """Lambda Managed Instances (ManagedInstances=true) broken the ways a hurried edit would."""
+    operator_policy = {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator"
+    }
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    extra_policy = {
+        "PolicyName": "more",
+        "PolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "ec2:TerminateInstances",
+                    "Resource": "arn:aws:ec2:*:*:instance/*",
+                }
+            ],
+        },
+    }
+    return {
+        "operator role with a second managed policy": _set(
+            f"{operator_role}.Properties.ManagedPolicyArns", [operator_policy, admin]
+        ),
+        "operator role with an inline policy": _set(
+            f"{operator_role}.Properties.Policies", [extra_policy]
+        ),
+        "operator role trusted by EC2": _set(
+            f"{operator_role}.Properties.AssumeRolePolicyDocument.Statement.0.Principal.Service",
+            "ec2.amazonaws.com",
+        ),
+        "operator policy on the function's role": _set(
+            f"{role}.Properties.ManagedPolicyArns", [operator_policy]
+        ),
+        "function runs with the operator role": _set(
+            f"{function}.Properties.Role", {"Fn::GetAtt": [operator_role, "Arn"]}
+        ),
+        "instances on the VPC's default security group": _set(
+            f"{provider}.Properties.VpcConfig.SecurityGroupIds", _DELETE
+        ),
+        "no cap on the fleet": _set(
+            f"{provider}.Properties.CapacityProviderScalingConfig", _DELETE
+        ),
+        "instances of another architecture": _set(
+            f"{provider}.Properties.InstanceRequirements.Architectures", ["x86_64"]
+        ),
+        "Managed Instances on python3.12": _set(f"{function}.Properties.Runtime", "python3.12"),
+        "Managed Instances below 2 GB": _set(f"{function}.Properties.MemorySize", 1024),
+        "Managed Instances without the exec wrapper": _set(
+            f"{function}.Properties.Environment.Variables.AWS_LAMBDA_EXEC_WRAPPER", _DELETE
+        ),
+        "public URL on Managed Instances without a cost cap": _set(
+            f"{function}.Properties.ReservedConcurrentExecutions", _DELETE
+        ),
+        "URL on the on-demand function whatever ManagedInstances says": _url_on(on_demand),
+    }
+
+
+def _url_on(function: str) -> Callable[[dict[str, Any]], None]:
+    """Point every ``Fn::If`` between the two functions' aliases at ``function``'s."""
+
+    def mutate(template: dict[str, Any]) -> None:
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                if "Fn::If" in node and any(
+                    isinstance(b, dict) and str(b.get("Ref", "")).endswith(".Alias")
+                    for b in node["Fn::If"][1:]
+                ):
+                    return {"Ref": f"{function}.Alias"}
+                return {k: walk(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        template["Resources"] = walk(template["Resources"])
+
+    return mutate
+
+
+WEAKENINGS |= {
+    f"managed instances: {name}": weaken
+    for name, weaken in _managed_instances_weakenings(
+        function="ChatManagedFunction",
+        on_demand="ChatFunction",
+        role="ChatRole",
+        operator_role="ChatOperatorRole",
+        provider="ChatCapacityProvider",
+    ).items()
+}
+
+
 @pytest.mark.parametrize("weakening", WEAKENINGS, ids=str)
 def test_each_weakening_is_caught(weakening):
     template = load(CHAT_TEMPLATE)
@@ -1040,10 +1259,15 @@ FASTAPI_TEMPLATE = INIT_TEMPLATES["fastapi"]
 
 def test_fastapi_checks_each_switch_and_no_model():
     template = load(FASTAPI_TEMPLATE)
-    assert set(choice_parameters(template)) == {"UrlAuthType", "EnableSnapStart"}
+    assert set(choice_parameters(template)) == {
+        "UrlAuthType",
+        "EnableSnapStart",
+        "ManagedInstances",
+    }
     assert not checks_bedrock(template)
-    # 2 auth types x 2 SnapStart; no Rules, no model.
-    assert len(list(_checked(template))) == 4
+    # 2 auth types x 2 SnapStart x 2 compute types, less SnapStart on
+    # Managed Instances (refused); no model.
+    assert len(list(_checked(template))) == 8 - 2
 
 
 @pytest.mark.parametrize(
@@ -1151,6 +1375,16 @@ FASTAPI_WEAKENINGS: dict[str, Callable[[dict[str, Any]], None]] = {
     "a policy for no function's role and no URL's callers": _policy_resource(
         "AWS::IAM::ManagedPolicy", "s3:GetObject", "arn:aws:s3:::bucket/key"
     ),
+    **{
+        f"managed instances: {name}": weaken
+        for name, weaken in _managed_instances_weakenings(
+            function="ManagedStreamingFunction",
+            on_demand="StreamingFunction",
+            role="FunctionRole",
+            operator_role="OperatorRole",
+            provider="CapacityProvider",
+        ).items()
+    },
 }
 
 
