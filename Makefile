@@ -94,7 +94,8 @@ test: install system-deps node-ric ai-sdk sam-cli readme-deploy-tools lint
 CHECK_TESTS = tests/wire tests/runtime tests/e2e tests/local tests/web tests/httpserver \
 	tests/chat/test_chat_validation.py tests/test_cli.py tests/test_invoke_cli.py \
 	tests/test_vocabulary.py tests/test_import_graph.py tests/test_doctests.py \
-	tests/test_fault_matrix.py tests/test_httpserver.py tests/test_missing_tools.py tests/chatapi
+	tests/test_fault_matrix.py tests/test_httpserver.py tests/test_missing_tools.py tests/chatapi \
+	tests/test_docs_figures.py
 CHECK_WORKERS ?= 4
 check: install
 	$(PY) -m pytest -q -p no:cacheprovider -n $(CHECK_WORKERS) --dist loadfile \
@@ -126,6 +127,7 @@ BENCH_ARGS ?=
 bench: install system-deps node-ric sam-cli
 	$(PY) -m pip install -q --no-deps 'cargo-lambda>=1.9,<2'
 	$(PY) -m bench.report $(BENCH_ARGS)
+	$(PY) -m bench.figures_block --write
 
 SEED ?= 1
 # 10,000 streamed invocations through `lambdastream dev`, 50 in flight, every

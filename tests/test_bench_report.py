@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bench import figures, lwa_model, relay, report
+from bench import figures, figures_block, lwa_model, relay, report
 from bench.figures import Figure
 from bench.report import ModuleRun, render_markdown, write_report
 
@@ -32,7 +32,7 @@ def rows(markdown: str, group: str) -> list[list[str]]:
 
 
 def test_the_docstring_examples_hold():
-    for module in (figures, report):
+    for module in (figures, figures_block, report):
         assert doctest.testmod(module).failed == 0
 
 

@@ -1,7 +1,8 @@
-"""The README's CDK, Terraform and Serverless Framework snippets, run as written.
+"""The docs' CDK, Terraform and Serverless Framework snippets, run as written.
 
-Each snippet is read from README.md's subsection "The layer, for CDK,
-Terraform or Serverless Framework" (never copied here), put in a fresh
+Each snippet is read from the section "The layer, for CDK, Terraform or
+Serverless Framework" (docs/deploy.md today; the README and every page
+under docs/ are searched, so the section may move), never copied here, put in a fresh
 directory next to the layer zip that ``lambdastream build layer`` makes and a
 function's ``app.py`` where the snippet looks for it, then handed to the tool
 it is written for:
@@ -49,8 +50,8 @@ import pytest
 from deploy.deploy_support import offline_env
 from support import REPO, missing
 
-README = REPO / "README.md"
-SUBSECTION = "### The layer, for CDK, Terraform or Serverless Framework"
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+SECTION = "The layer, for CDK, Terraform or Serverless Framework"
 OSLS_DIR = REPO / "tests" / "readme_deploy"
 LAYER = "lambdastream-layer.zip"
 WRAPPER_ENV = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/lambdastream"}
@@ -58,15 +59,39 @@ BOTH_INVOKE_ACTIONS = {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
 APP_PY = "def handler(event, context):\n    return 'hi'\n"
 
 
+def section() -> tuple[str, list[str]]:
+    """The page holding the section's heading, and the section's lines after it."""
+    found = []
+    for page in PAGES:
+        lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            heading = re.fullmatch(r"(#{1,6}) (.*)\n?", line)
+            if heading and heading.group(2) == SECTION:
+                found.append((page, len(heading.group(1)), lines[i + 1 :]))
+    assert len(found) == 1, f"{len(found)} pages have a heading {SECTION!r}"
+    page, level, rest = found[0]
+    return page.relative_to(REPO).as_posix(), _until_heading(rest, level)
+
+
+def _until_heading(lines: list[str], level: int) -> list[str]:
+    """``lines`` up to the next heading of ``level`` or above (outside fences)."""
+    fence = False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and re.match(rf"#{{1,{level}}} ", line):
+            return lines[:i]
+    return lines
+
+
 def snippet(language: str) -> str:
-    """The one ```language block of the subsection, exactly as the README has it."""
-    lines = README.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = lines.index(f"{SUBSECTION}\n") + 1
+    """The one ```language block of the section, exactly as the page has it."""
+    page, lines = section()
     blocks: list[list[str]] = []
     fence = None  # the language of the block we are in, "" for an unnamed one
-    for line in lines[start:]:
-        if fence is None and re.match(r"#{1,3} ", line):
-            break  # the next heading of this level or above
+    for line in lines:
+        if fence is None and re.match(r"#{1,6} ", line):
+            break  # a subsection: not this section's own
         if fence is None and line.startswith("```"):
             fence = line[3:].strip()
             if fence == language:
@@ -75,7 +100,7 @@ def snippet(language: str) -> str:
             fence = None
         elif fence == language:
             blocks[-1].append(line)
-    assert len(blocks) == 1, f"{SUBSECTION!r} should hold one ```{language} block"
+    assert len(blocks) == 1, f"{page}: {SECTION!r} should hold one ```{language} block"
     return "".join(blocks[0])
 
 
@@ -321,7 +346,7 @@ def test_terraform_snippet_validates_against_the_aws_provider(project):
     env.pop("TF_DATA_DIR", None)
 
     fmt = run([terraform, "fmt", "-check", "-diff", "-no-color", "main.tf"], project, env)
-    assert fmt.returncode == 0, f"the README's HCL is not as terraform fmt writes it:\n{fmt.stdout}"
+    assert fmt.returncode == 0, f"the docs' HCL is not as terraform fmt writes it:\n{fmt.stdout}"
     init = run([terraform, "init", "-backend=false", "-input=false", "-no-color"], project, env)
     assert init.returncode == 0, f"terraform init failed:\n{init.stdout}\n{init.stderr}"
     validate = run([terraform, "validate", "-json", "-no-color"], project, env)

@@ -1,12 +1,15 @@
-"""Every Python and shell block of the README, run as a reader runs it.
+"""Every Python and shell block of the README and of docs/*.md, run as a reader runs it.
 
-The README is read here, never copied: each ```python, ```sh and ```console
-block is found by a phrase it holds and run in a *terminal* (one bash
-session per scenario: its working directory, its exported variables and
-the servers it started carry from block to block), in the order a reader
-meets them. A ```python block whose first line is ``# app.py`` is a file
-the reader saves; any other runs with ``python -``; a ```console block's
-commands are its ``$`` lines.
+The pages are read here, never copied: each ```python, ```sh and ```console
+block of README.md and of every page under docs/ is found by a phrase it
+holds (wherever it lives: a block moved to another page stays tested) and
+run in a *terminal* (one bash session per scenario: its working directory,
+its exported variables and the servers it started carry from block to
+block), in the order a reader meets them. A ```python block whose first
+line is ``# app.py`` is a file the reader saves; any other runs with
+``python -``; a ```console block's commands are its ``$`` lines, and its
+other lines are what they print: each is checked against the real output,
+``…`` standing for what differs from run to run.
 
 What differs from a reader's terminal, and why:
 
@@ -25,7 +28,7 @@ What differs from a reader's terminal, and why:
 Every command must exit 0 (a failure prints the command, its output and
 the servers' logs). Blocks that cannot run here (they need an AWS account,
 a Docker engine, or they run this test suite) are listed in ``NOT_RUN`` with
-the reason, and a test fails when a block is in neither list.
+the reason, and a test fails when a block of any page is in neither list.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ import pytest
 from support import REPO, missing
 
 README = REPO / "README.md"
+DOCS = REPO / "docs"
 VENV_BIN = Path(sys.executable).parent
 NODE_RIC = REPO / "tests" / "peers" / "node" / "node_modules" / "aws-lambda-ric"
 README_PORTS = {"url": 9000, "api": 9001, "bedrock": 8900}
@@ -60,25 +64,97 @@ STEP_TIMEOUT = 180
 class Block:
     lang: str
     text: str
-    line: int  # where it starts in README.md, for messages
+    line: int  # where it starts in its page, for messages
+    page: str = "README.md"  # relative to the repository
+
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
 
 
-def readme_blocks() -> list[Block]:
-    """The README's fenced blocks a reader runs: python, sh and console."""
-    text = README.read_text(encoding="utf-8")
+RUNNABLE = ("python", "sh", "console")
+
+
+def doc_pages() -> list[Path]:
+    """README.md and every page under docs/."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def fenced_blocks(path: Path) -> list[Block]:
+    """Every fenced block of one page, whatever its language."""
+    text = path.read_text(encoding="utf-8")
+    page = path.relative_to(REPO).as_posix()
     blocks = []
     for match in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M):
-        if match.group(1) in ("python", "sh", "console"):
-            line = text.count("\n", 0, match.start()) + 1
-            blocks.append(Block(match.group(1), match.group(2), line))
+        line = text.count("\n", 0, match.start()) + 1
+        blocks.append(Block(match.group(1), match.group(2), line, page))
     return blocks
 
 
-def block(phrase: str) -> Block:
-    """The one runnable block holding ``phrase``."""
-    found = [b for b in readme_blocks() if phrase in b.text]
-    assert len(found) == 1, f"{len(found)} README blocks hold {phrase!r}"
+def doc_blocks(langs: tuple[str, ...] = RUNNABLE) -> list[Block]:
+    """The blocks a reader runs (python, sh and console), of every page."""
+    return [b for path in doc_pages() for b in fenced_blocks(path) if b.lang in langs]
+
+
+def readme_blocks() -> list[Block]:
+    """The README's own runnable blocks."""
+    return [b for b in doc_blocks() if b.page == "README.md"]
+
+
+def block(phrase: str, langs: tuple[str, ...] = RUNNABLE) -> Block:
+    """The one block (of these languages, on any page) holding ``phrase``."""
+    found = [b for b in doc_blocks(langs) if phrase in b.text]
+    where = ", ".join(b.where for b in found)
+    assert len(found) == 1, f"{len(found)} blocks of README.md and docs/ hold {phrase!r} {where}"
     return found[0]
+
+
+def transcript_lines(b: Block) -> list[str]:
+    """What a block shows its commands printing: a console block's lines that
+    are not commands, or every line of an output block ('...' alone: lines left out)."""
+    lines: list[str] = []
+    current: str | None = None  # a console command, while it goes on
+    for raw in b.text.splitlines():
+        if current is not None:
+            current += "\n" + raw
+        elif b.lang == "console" and raw.startswith("$ "):
+            current = raw[2:]
+        else:
+            if raw.strip() not in ("", "...", "…"):
+                lines.append(raw)
+            continue
+        if current.endswith("\\"):
+            continue
+        try:
+            shlex.split(current, comments=True)
+        except ValueError:  # an open quote: the command goes on
+            continue
+        current = None
+    return lines
+
+
+def shape(line: str) -> re.Pattern[str]:
+    """A transcript line as a pattern: ``…`` (or a trailing ``...``) stands for
+    anything, a run of spaces for spaces or tabs (Lambda's REPORT has tabs)."""
+    parts = re.split(r"…|\.\.\.$", line)
+    literal = [r"[ \t]+".join(re.escape(word) for word in re.split(" +", part)) for part in parts]
+    return re.compile(".*?".join(literal))
+
+
+def assert_shown(b: Block, output: str, localize: Callable[[str], str]) -> None:
+    """Each line the page shows is printed, as shown (``…`` aside), in the output."""
+    printed = output.splitlines()
+    missing_lines = [
+        line
+        for line in transcript_lines(b)
+        if not any(shape(localize(line)).fullmatch(p.rstrip()) for p in printed)
+    ]
+    assert not missing_lines, (
+        f"{b.where}: the page shows lines the command did not print:\n"
+        + "\n".join(missing_lines)
+        + "\n--- printed\n"
+        + output[-3000:]
+    )
 
 
 def commands(b: Block) -> list[str]:
@@ -111,7 +187,7 @@ def commands(b: Block) -> list[str]:
             continue
         out.append(strip_comment(current))
         current = None
-    assert current is None, f"README.md:{b.line}: a command never ends: {current!r}"
+    assert current is None, f"{b.where}: a command never ends: {current!r}"
     return out
 
 
@@ -181,6 +257,7 @@ class Terminal:
     ports: dict[str, int] = field(default_factory=dict)
     transcript: list[str] = field(default_factory=list)
     servers_started: int = 0
+    stderr: str = ""  # of the last sh block
 
     @classmethod
     def open(cls, tmp_path: Path) -> Terminal:
@@ -249,7 +326,7 @@ class Terminal:
                 lines.append(self._server(command, probe))
             else:
                 lines.append(f"{command}\n__check $? {shlex.quote(command)}")
-        assert not unused, f"README.md:{b.line} has no command holding {sorted(unused)}"
+        assert not unused, f"{b.where} has no command holding {sorted(unused)}"
         lines.append('pwd > "$__dir/cwd"\nenv -0 > "$__dir/env"')
         return "\n".join(lines)
 
@@ -260,7 +337,8 @@ class Terminal:
             cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=STEP_TIMEOUT,
         )  # fmt: skip
-        self._fail_unless(result, f"README.md:{b.line} ({b.lang})")
+        self.stderr = result.stderr
+        self._fail_unless(result, f"{b.where} ({b.lang})")
         self.cwd = Path((self.state / "cwd").read_text().strip())
         raw = (self.state / "env").read_bytes().split(b"\0")
         self.env = dict(
@@ -268,28 +346,35 @@ class Terminal:
             for item in raw
             if b"=" in item and not item.startswith(b"__")
         )
+        if b.lang == "console" and not skip:
+            self.assert_shown(b, result.stdout + "\n" + result.stderr)
         return result.stdout
+
+    def assert_shown(self, b: Block, output: str = "") -> None:
+        """The lines ``b`` shows were printed: in ``output`` or a server's log."""
+        logs = [log.read_text(errors="replace") for log in sorted(self.state.glob("server-*.log"))]
+        assert_shown(b, "\n".join([output, *logs]), self.localize)
 
     def save(self, b: Block) -> Path:
         """A ``# name.py`` block: the file the reader saves."""
         first = b.text.partition("\n")[0]
         name = first.removeprefix("# ").strip()
-        assert re.fullmatch(r"[\w/]+\.py", name), f"README.md:{b.line}: not a file block"
+        assert re.fullmatch(r"[\w/]+\.py", name), f"{b.where}: not a file block"
         path = self.cwd / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(b.text)
-        self.transcript.append(f"(saved {name} from README.md:{b.line})")
+        self.transcript.append(f"(saved {name} from {b.where})")
         return path
 
     def python(self, b: Block) -> str:
         """Run a python block as ``python -`` in the session; its stdout."""
-        self.transcript.append(f"$ python - < README.md:{b.line}")
+        self.transcript.append(f"$ python - < {b.where}")
         result = subprocess.run(
             [shutil.which("python", path=self.env["PATH"]) or "python", "-"],
             input=self.localize(b.text), cwd=self.cwd, env=self.env,
             capture_output=True, text=True, timeout=STEP_TIMEOUT,
         )  # fmt: skip
-        self._fail_unless(result, f"README.md:{b.line} (python)")
+        self._fail_unless(result, f"{b.where} (python)")
         return result.stdout
 
     def run(self, command: str, *, probe: bool = False) -> str:
@@ -353,7 +438,7 @@ def node_ric_ready() -> None:
         missing("the official Node.js runtime client", "make node-ric installs it")
 
 
-# -- the scenarios, in the README's order ------------------------------------
+# -- the scenarios, in the order a reader meets them ---------------------------
 
 PLAIN_APP = "def handler(event, context):\n    return 'hi'\n"
 
@@ -362,8 +447,11 @@ def scenario_demo(term: Terminal) -> None:
     """make demo; the invoke it suggests; every invoke example against the chat."""
     term.cwd = REPO
     term.sh(block("$ make demo"))
-    out = term.sh(block("--prompt 'Why stream?' --timing\nSure."))
+    timing = block("--prompt 'Why stream?' --timing\nSure.")
+    out = term.sh(timing)  # the answer on stdout, timing on stderr: both as shown
     assert out.startswith("Sure. **Stream**"), out[:200]
+    assert re.search(r"^timing: status=200 .* bytes=\d+ chunks=\d+$", term.stderr, re.M)
+    term.assert_shown(block('"message": "chat request"', ("json",)))  # the chat's log line
     skip = {"abc123.lambda-url": "a deployed Function URL: needs an AWS account"}
     out = term.sh(block("# stream, with figures"), skip=skip)
     assert "## Why it matters" in out
@@ -382,7 +470,7 @@ def scenario_install(term: Terminal) -> None:
 
 
 def scenario_handler(term: Terminal) -> None:
-    """The first handler, started as the runtime section says, then under dev."""
+    """The first handler, started as the README says, then under dev as docs/dev.md does."""
     term.save(block("from lambdastream import StreamingResponse, sse"))
     runtime = commands(block("python -m lambdastream.runtime app.handler"))[0]
     term.run(f"lambdastream dev app.handler --bootstrap {shlex.quote(runtime)}")
@@ -393,6 +481,8 @@ def scenario_handler(term: Terminal) -> None:
     assert out.endswith("Streaming from Python on Lambda\n")
     term.sh(block("lambdastream dev app.handler --root ."))
     assert term.run(f"curl -sSN {url}") == "Streaming from Python on Lambda\n"
+    # What docs/dev.md shows dev printing: its banner and one invocation's log.
+    term.assert_shown(block("lambdastream dev: function app (app.handler)", ("",)))
     term.run("lambdastream dev app.events")
     assert term.run(f"curl -sSN {url}") == "event: token\ndata: Hel\n\nevent: token\ndata: lo\n\n"
 
@@ -450,7 +540,7 @@ def scenario_bootstrap(term: Terminal) -> None:
 
 def scenario_bedrock_function(term: Terminal) -> None:
     term.save(block("from lambdastream.bedrock import stream_text\n\ndef handler"))
-    out = term.sh(block("lambdastream dev app.handler --bedrock-local --timeout 120 &"))
+    out = term.sh(block("lambdastream dev app.handler --bedrock-local &\ncurl"))
     assert out.startswith("Sure. **Stream**"), out[:200]
     # The same function through the Invoke API: the question is the event.
     out = term.run(
@@ -482,6 +572,18 @@ def scenario_layer(term: Terminal) -> None:
     assert "lambdastream" in names and "python/lambdastream/runtime/bootstrap.py" in names
 
 
+def scenario_build_function(term: Terminal) -> None:
+    """docs/deploy.md's one command for CDK, Terraform or a zip of your own."""
+    if shutil.which("python3.13") is None and not list(
+        Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")).glob("versions/3.13*")
+    ):
+        missing("python3.13 (the function's runtime compiles its bytecode)", "pyenv install 3.13")
+    term.save(Block("python", "# app.py\n" + PLAIN_APP, 0))
+    term.sh(block("lambdastream build function --runtime python3.13 --arch arm64 -o function.zip"))
+    names = zipfile.ZipFile(term.cwd / "function.zip").namelist()
+    assert sorted(names) == ["__pycache__/app.cpython-313.pyc", "app.py"], names
+
+
 def scenario_node_peer(term: Terminal) -> None:
     node_ric_ready()
     link_repo_dirs(term, "tests")
@@ -504,11 +606,12 @@ SCENARIOS: dict[str, Callable[[Terminal], None]] = {
         scenario_bedrock_local,
         scenario_init,
         scenario_layer,
+        scenario_build_function,
         scenario_node_peer,
     )
 }
 
-# Blocks the scenarios run, by a phrase of each (checked against the README).
+# Blocks the scenarios run, by a phrase of each (checked against the pages).
 RUN = (
     "$ make demo",
     "--prompt 'Why stream?' --timing\nSure.",
@@ -526,18 +629,19 @@ RUN = (
     "SigV4Auth(boto3.Session().get_credentials()",
     '--bootstrap "python -m awslambdaric app.handler"',
     "from lambdastream.bedrock import stream_text\n\ndef handler",
-    "lambdastream dev app.handler --bedrock-local --timeout 120 &",
+    "lambdastream dev app.handler --bedrock-local &\ncurl",
     "$ lambdastream bedrock-local\n",
     "case StreamEnd(stop_reason=r, usage=u)",
     "--backend openai --openai-base-url",
     "lambdastream init my-chat",
     "lambdastream build layer -o lambdastream-layer.zip",
+    "lambdastream build function --runtime python3.13 --arch arm64 -o function.zip",
     "curl -N 'http://127.0.0.1:9000/?count=5&delay_ms=500'",
 )
 
 # Blocks that cannot run here, by a phrase of each, and why.
 NOT_RUN = {
-    "$ make test": "the test suite itself, which runs this test",
+    "make test SYSTEM_DEPS=skip": "the test suite itself, which runs this test",
     ".venv/bin/pytest tests/chat": "tests of this suite; make test runs them",
     "sam deploy --guided        # stack name": (
         "needs an AWS account; tests/deploy/test_sam_build.py runs sam build offline"
@@ -548,6 +652,9 @@ NOT_RUN = {
         "no Docker engine here; tests/deploy/test_dockerfile.py runs its steps"
     ),
     "tools/install-node-ric.sh": "make test runs it (make node-ric) before the tests",
+    "pip install /path/to/lambdastream": (
+        "a clone's path of your own; tests/test_install.py installs from this clone"
+    ),
 }
 
 
@@ -556,19 +663,29 @@ def test_commands_are_read_as_bash_reads_them():
     assert strip_comment("echo a#b") == "echo a#b"
     console = Block("console", "$ a \\\n    --b\nout\n$ python -c 'x\ny'\nout\n", 1)
     assert [shlex.split(c) for c in commands(console)] == [["a", "--b"], ["python", "-c", "x\ny"]]
+    assert transcript_lines(console) == ["out", "out"]
+
+
+def test_a_transcript_line_stands_for_what_differs_with_an_ellipsis():
+    assert shape("timing: ttfb_ms=… bytes=12").fullmatch("timing: ttfb_ms=3.5 bytes=12")
+    assert not shape("timing: ttfb_ms=… bytes=12").fullmatch("timing: ttfb_ms=3.5 bytes=13")
+    assert shape("Hello! I write ...").fullmatch("Hello! I write an answer")
+    assert not shape("a (b)").fullmatch("a b")  # the rest is literal
+    assert shape("  REPORT  Duration: … ms").fullmatch("  REPORT\tDuration: 1.5 ms")
 
 
 def test_every_runnable_block_is_run_or_says_why_not():
-    blocks = readme_blocks()
-    claimed: dict[int, str] = {}
+    blocks = doc_blocks()
+    claimed: dict[str, str] = {}
     for phrase in (*RUN, *NOT_RUN):
         b = block(phrase)
-        assert b.line not in claimed, f"README.md:{b.line} is claimed by {claimed[b.line]!r} too"
-        claimed[b.line] = phrase
-    unclaimed = [
-        f"README.md:{b.line} ({b.lang}): {b.text[:60]!r}" for b in blocks if b.line not in claimed
-    ]
-    assert not unclaimed, "README blocks neither run nor excused:\n" + "\n".join(unclaimed)
+        assert b.where not in claimed, f"{b.where} is claimed by {claimed[b.where]!r} too"
+        claimed[b.where] = phrase
+    unclaimed = [f"{b.where} ({b.lang}): {b.text[:60]!r}" for b in blocks if b.where not in claimed]
+    assert not unclaimed, (
+        "blocks of README.md and docs/ neither run nor excused (add each to RUN with a"
+        " scenario, or to NOT_RUN with the reason):\n" + "\n".join(unclaimed)
+    )
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
