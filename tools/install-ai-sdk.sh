@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Vercel AI SDK, npm package ai in three majors (7 as "ai", 6 as
-# "ai-v6", 5 as "ai-v5"; versions locked in tests/peers/ai-sdk/package-lock.json),
-# into tests/peers/ai-sdk/node_modules, for the conformance tests of the UI
-# message stream (tests/chatapi/test_ui_stream.py): the SDK's own
-# DefaultChatTransport and readUIMessageStream read what
-# lambdastream.chatapi.ui_stream writes. Idempotent and non-interactive (~5 s;
-# no install scripts, nothing built).
+# "ai-v6", 5 as "ai-v5") and its OpenAI-compatible provider
+# (@ai-sdk/openai-compatible, for ai 7; versions locked in
+# tests/peers/ai-sdk/package-lock.json), into tests/peers/ai-sdk/node_modules:
+# - tests/chatapi/test_ui_stream.py: the SDK's own DefaultChatTransport and
+#   readUIMessageStream read what lambdastream.chatapi.ui_stream writes
+#   (read-stream.mjs);
+# - tests/chat/test_chat_ai_sdk.py: the SDK's clients against the live chat
+#   (live-chat.mjs: /api/chat; openai-compatible.mjs: /v1 with streamText);
+# - tests/chat/test_chat_use_chat_page.py: a page loads ai's ESM build in
+#   chromium (browser-importmap.mjs resolves its import map).
+# Idempotent and non-interactive (~5 s; no install scripts, nothing built).
 #
-# ai 7 declares Node >= 22 and this machine's Node is 20: npm warns (EBADENGINE)
-# and installs it, and the parts the test runs (web streams, zod, JSON) work on
-# Node 20; majors 6 and 5 declare Node >= 18.
+# ai 7 and the provider declare Node >= 22 and this machine's Node is 20: npm
+# warns (EBADENGINE) and installs them, and the parts the tests run (fetch, web
+# streams, zod, JSON) work on Node 20; majors 6 and 5 declare Node >= 18.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,7 +48,7 @@ installed() {
     }') 2>/dev/null
 }
 if installed; then
-  say "ai $(cd "$peer" && node -p 'require("./node_modules/ai/package.json").version') (and majors 6, 5) already installed in ${peer#"$root"/}/node_modules"
+  say "ai $(cd "$peer" && node -p 'require("./node_modules/ai/package.json").version') (and majors 6, 5, @ai-sdk/openai-compatible) already installed in ${peer#"$root"/}/node_modules"
   exit 0
 fi
 
@@ -51,7 +56,7 @@ say "npm ci in ${peer#"$root"/} (versions from package-lock.json, scripts off)"
 (cd "$peer" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
   --engine-strict=false </dev/null)
 installed || die "npm ci did not install the locked versions"
-for pkg in ai ai-v6 ai-v5; do
+for pkg in ai ai-v6 ai-v5 @ai-sdk/openai-compatible; do
   say "$pkg $(cd "$peer" && node -p "require('./node_modules/$pkg/package.json').version")"
 done
-say "installed in $(($(date +%s) - t0)) s; tests/peers/ai-sdk/read-stream.mjs runs it"
+say "installed in $(($(date +%s) - t0)) s; the scripts in tests/peers/ai-sdk run it"
