@@ -365,7 +365,7 @@ def _route(event: Any, log: RequestLog) -> Any:
     query = event.get("queryStringParameters") or {}
 
     authorized = AUTH is None or AUTH.allows(headers)
-    if path in protocols.ROUTES:
+    if protocols.handles(path):
         return protocols.route(
             method, path, headers, lambda: _body(event),
             config=CONFIG, client=BEDROCK, log=log, authorized=authorized,

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from lambdastream import StreamingResponse
 from lambdastream.bedrock import BedrockStreamError, StreamEnd, TextDelta, stream_text
@@ -35,8 +36,15 @@ if TYPE_CHECKING:
     from app import Config, RequestLog
 
 OPENAI_ROUTES = ("/v1/chat/completions", "/v1/models")
+MODEL_PREFIX = "/v1/models/"  # GET /v1/models/{model}: the SDKs' models.retrieve
 UI_ROUTE = "/api/chat"
 ROUTES = (*OPENAI_ROUTES, UI_ROUTE)
+
+
+def handles(path: str) -> bool:
+    """Whether ``path`` is one of this module's routes."""
+    return path in ROUTES or path.startswith(MODEL_PREFIX)
+
 
 # The tools /api/chat offers the model. The page runs them and posts the
 # results back (the AI SDK's client-side tools): the function itself calls
@@ -58,6 +66,9 @@ UI_TOOLS: list[dict[str, Any]] = [
     }
 ]
 _JSON = {"content-type": "application/json"}
+# The log's error_code of a refusal, by status (the body has the protocol's own).
+_ERROR_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+                413: "body_too_large"}  # fmt: skip
 _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -77,13 +88,19 @@ def route(
     ``body`` reads the request body (bytes) when called: a refused request
     is never decoded.
     """
-    openai = path in OPENAI_ROUTES
+    openai = path in OPENAI_ROUTES or path.startswith(MODEL_PREFIX)
     try:
         if not authorized:
             raise openai_chat.invalid_api_key(_bearer(headers)) if openai else _unauthorized()
         if path == "/v1/models":
             _method(method, ("GET",), openai=True)
             return log.finish(_json(200, openai_chat.models_list(config.model_ids)))
+        if path.startswith(MODEL_PREFIX):
+            _method(method, ("GET",), openai=True)
+            model = unquote(path.removeprefix(MODEL_PREFIX))
+            if model not in config.model_ids:
+                raise openai_chat.model_not_found(model)
+            return log.finish(_json(200, openai_chat.models_list([model])["data"][0]))
         _method(method, ("POST",), openai=openai)
         raw = body()
         if len(raw) > config.max_body_bytes:
@@ -92,8 +109,13 @@ def route(
             return _openai(raw, config, client, log)
         return _ui(raw, config, client, log)
     except ProtocolError as exc:
-        log.error_code = log.error_code or "bad_request"
-        return log.finish(_json(exc.status, exc.body, exc_headers(exc)))
+        log.error_code = log.error_code or _ERROR_CODES.get(exc.status, "bad_request")
+        headers = exc_headers(exc)
+        if exc.status == 405:  # RFC 9110: a 405 names the methods the resource takes
+            headers["allow"] = "GET" if path.startswith("/v1/models") else "POST"
+        elif exc.status == 401:  # ... and a 401 the scheme, as POST / does
+            headers["www-authenticate"] = "Bearer"
+        return log.finish(_json(exc.status, exc.body, headers))
 
 
 def exc_headers(exc: ProtocolError) -> dict[str, str]:
@@ -149,8 +171,19 @@ def _ui(raw: bytes, config: Config, client: Any, log: RequestLog) -> Any:
     log.mode = "ui-stream"
     events = _first_event_read(call, config.model_id, config, client, log, openai=False)
     message_id = ui_stream.response_message_id(raw, f"msg-{uuid.uuid4().hex}")
-    parts = ui_stream.stream_parts(_logged(events, log), message_id=message_id, include_usage=False)
+    parts = ui_stream.stream_parts(
+        _logged(events, log),
+        message_id=message_id,
+        include_usage=False,
+        error_text=lambda exc: _ui_stream_failed(exc, log),
+    )
     return StreamingResponse(_finishing(parts, log), headers=dict(ui_stream.HEADERS))
+
+
+def _ui_stream_failed(exc: BedrockStreamError, log: RequestLog) -> str:
+    """The error part's text; the failure logged (stream_parts ends the stream quietly)."""
+    log.error, log.error_code = f"{exc.code}: {exc}", "model_stream_error"
+    return f"The model stream failed ({exc.code})."
 
 
 # ------------------------------------------------------------------ shared
