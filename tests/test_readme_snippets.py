@@ -72,7 +72,7 @@ class Block:
         return f"{self.page}:{self.line}"
 
 
-RUNNABLE = ("python", "sh", "console")
+RUNNABLE = ("python", "sh", "console", "js")
 
 
 def doc_pages() -> list[Path]:
@@ -356,13 +356,13 @@ class Terminal:
         assert_shown(b, "\n".join([output, *logs]), self.localize)
 
     def save(self, b: Block) -> Path:
-        """A ``# name.py`` block: the file the reader saves."""
+        """A ``# name.py`` (or ``// name.mjs``) block: the file the reader saves."""
         first = b.text.partition("\n")[0]
-        name = first.removeprefix("# ").strip()
-        assert re.fullmatch(r"[\w/]+\.py", name), f"{b.where}: not a file block"
+        name = first.removeprefix("# ").removeprefix("// ").strip()
+        assert re.fullmatch(r"[\w/]+\.(py|mjs)", name), f"{b.where}: not a file block"
         path = self.cwd / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(b.text)
+        path.write_text(self.localize(b.text))
         self.transcript.append(f"(saved {name} from {b.where})")
         return path
 
@@ -559,6 +559,23 @@ def scenario_bedrock_local(term: Terminal) -> None:
     assert [status for _, status in term.probes()] == ["404"]
 
 
+def scenario_clients(term: Terminal) -> None:
+    """The chat under dev, read by the openai SDK, LangChain and the AI SDK as the README shows."""
+    link_repo_dirs(term, "examples")
+    ai_sdk = REPO / "tests" / "peers" / "ai-sdk" / "node_modules"
+    if not (ai_sdk / "@ai-sdk" / "openai-compatible").is_dir() or shutil.which("node") is None:
+        missing("Node.js and the AI SDK", "make ai-sdk installs them")
+    (term.cwd / "node_modules").symlink_to(ai_sdk)
+    term.sh(block("lambdastream dev examples.chat.app.handler --root . --bedrock-local &"))
+    for phrase in ('client = OpenAI(base_url="http://127.0.0.1:9000/v1"',
+                   "llm = ChatOpenAI(base_url="):  # fmt: skip
+        out = term.python(block(phrase))
+        assert out.startswith("Sure. **Stream**"), out[:200]
+    term.save(block("// chat.mjs"))
+    out = term.sh(block("node chat.mjs"))
+    assert out.startswith("Sure. **Stream**"), out[:200]
+
+
 def scenario_init(term: Terminal) -> None:
     skip = {"sam deploy": "needs an AWS account; tests/deploy/test_init.py runs sam build offline"}
     out = term.sh(block("lambdastream init my-chat"), skip=skip)
@@ -604,6 +621,7 @@ SCENARIOS: dict[str, Callable[[Terminal], None]] = {
         scenario_bootstrap,
         scenario_bedrock_function,
         scenario_bedrock_local,
+        scenario_clients,
         scenario_init,
         scenario_layer,
         scenario_build_function,
@@ -633,6 +651,11 @@ RUN = (
     "$ lambdastream bedrock-local\n",
     "case StreamEnd(stop_reason=r, usage=u)",
     "--backend openai --openai-base-url",
+    "lambdastream dev examples.chat.app.handler --root . --bedrock-local &",
+    'client = OpenAI(base_url="http://127.0.0.1:9000/v1"',
+    "llm = ChatOpenAI(base_url=",
+    "// chat.mjs",
+    "node chat.mjs",
     "lambdastream init my-chat",
     "lambdastream build layer -o lambdastream-layer.zip",
     "lambdastream build function --runtime python3.13 --arch arm64 -o function.zip",
