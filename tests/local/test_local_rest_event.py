@@ -212,9 +212,13 @@ def test_http_1_0_without_host_names_the_local_api():
     assert e["headers"]["X-Forwarded-Port"] == "80"
 
 
-segment = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8
-).map(lambda s: quote(s, safe=""))
+# Any segment but a dot segment ("." and ".." are resolved before routing:
+# test_dot_segments_are_removed_before_routing); quote() leaves dots as they are.
+segment = (
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+    .map(lambda s: quote(s, safe=""))
+    .filter(lambda s: s not in (".", ".."))
+)
 
 
 @given(
