@@ -8,7 +8,10 @@ translates every template offline instead.
 Each template is linted as shipped (Lambda Managed Instances off by
 default), and again with Managed Instances on by default (a copy whose
 defaults choose a capacity provider, subnets and security groups), so that
-the lint's default-value checks see both.
+the lint's default-value checks see both. The chat's template is linted
+again in each of its authentication modes (``Auth``: IAM, API_KEY with and
+without a customer managed key, CLOUDFRONT), with Managed Instances off and
+on, the same way: a copy whose defaults choose the mode.
 """
 
 from __future__ import annotations
@@ -36,6 +39,56 @@ MANAGED_INSTANCES_ON = {
     "ManagedInstancesSubnetIds": "subnet-0a1b2c3d4e5f60718,subnet-0f1e2d3c4b5a69788",
     "ManagedInstancesSecurityGroupIds": "sg-0123456789abcdef0",
 }
+# And to choose each of the chat's authentication modes.
+_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:chat-api-key-AbCdEf"
+_KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+CHAT_AUTH_MODES = {
+    "IAM": {"Auth": "IAM"},
+    "API_KEY": {"Auth": "API_KEY", "ApiKeySecretArn": _SECRET},
+    "API_KEY+KMS": {
+        "Auth": "API_KEY",
+        "ApiKeySecretArn": _SECRET,
+        "ApiKeySecretKmsKeyArn": _KMS_KEY,
+    },
+    "CLOUDFRONT": {"Auth": "CLOUDFRONT"},
+}
+
+
+def _with_defaults(path: Path, defaults: dict[str, str], directory: Path) -> Path:
+    """A copy of the template at ``path`` whose parameters default to ``defaults``."""
+    template = load(path)
+    for name, value in defaults.items():
+        template["Parameters"][name]["Default"] = value
+    copy = directory / "template.json"
+    copy.write_text(json.dumps(template, indent=1))
+    return copy
+
+
+def _cfn_lint(path: Path) -> None:
+    cfn_lint = need_executable("cfn-lint")
+    result = subprocess.run(
+        [cfn_lint, "--include-checks", "I", "--format", "parseable", "--", str(path)],
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def _sam_validate_lint(path: Path) -> None:
+    sam = need_executable("sam")
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--region", "us-east-1", "--template-file", str(path)],
+        cwd=path.parent,
+        env=offline_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{path} is a valid SAM Template" in result.stdout + result.stderr
 
 
 @pytest.fixture(params=["off", "on"], ids=lambda compute: f"managed-instances-{compute}")
@@ -49,43 +102,31 @@ def linted(request, managed_instances: str, tmp_path: Path) -> Path:
     path: Path = request.param
     if managed_instances == "off":
         return path
-    template = load(path)
-    for name, value in MANAGED_INSTANCES_ON.items():
-        template["Parameters"][name]["Default"] = value
-    copy = tmp_path / "template.json"
-    copy.write_text(json.dumps(template, indent=1))
-    return copy
+    return _with_defaults(path, MANAGED_INSTANCES_ON, tmp_path)
 
 
 @pytest.mark.parametrize("linted", TEMPLATES, ids=template_id, indirect=True)
 def test_cfn_lint(linted: Path):
-    path = linted
-    cfn_lint = need_executable("cfn-lint")
-    result = subprocess.run(
-        [cfn_lint, "--include-checks", "I", "--format", "parseable", "--", str(path)],
-        env=offline_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    _cfn_lint(linted)
 
 
 @pytest.mark.parametrize("linted", TEMPLATES, ids=template_id, indirect=True)
 def test_sam_validate_lint(linted: Path):
-    path = linted
-    sam = need_executable("sam")
-    result = subprocess.run(
-        [sam, "validate", "--lint", "--region", "us-east-1", "--template-file", str(path)],
-        cwd=path.parent,
-        env=offline_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{path} is a valid SAM Template" in result.stdout + result.stderr
+    _sam_validate_lint(linted)
+
+
+@pytest.mark.parametrize("mode", CHAT_AUTH_MODES)
+def test_chat_auth_mode_lints_clean(mode: str, managed_instances: str, tmp_path: Path):
+    defaults = CHAT_AUTH_MODES[mode] | (MANAGED_INSTANCES_ON if managed_instances == "on" else {})
+    path = _with_defaults(CHAT_TEMPLATE, defaults, tmp_path)
+    _cfn_lint(path)
+    _sam_validate_lint(path)
+
+
+def test_the_lint_sees_each_auth_mode():
+    # Every value of the chat's Auth switch is linted.
+    allowed = load(CHAT_TEMPLATE)["Parameters"]["Auth"]["AllowedValues"]
+    assert sorted(allowed) == sorted({mode["Auth"] for mode in CHAT_AUTH_MODES.values()})
 
 
 def test_templates_are_found():

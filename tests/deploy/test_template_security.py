@@ -13,8 +13,12 @@ then reads the resources like a reviewer:
   prescribes for Managed Instances); a function's role may call only the two Bedrock invoke
   actions, on exactly the configured model's ARNs (derived here from the
   Bedrock user guide's rules, not from the template), and write only to the
-  function's own log group; any other policy may only grant the URL's two
-  actions on what a URL targets (the invoker policy);
+  function's own log group, and, where the function reads an API key
+  (``CHAT_API_KEY_SECRET_ARN``), ``secretsmanager:GetSecretValue`` on exactly
+  that secret (the ``ApiKeySecretArn`` given) and ``kms:Decrypt`` only on the
+  ``ApiKeySecretKmsKeyArn`` given, only through Secrets Manager
+  (``kms:ViaService``), only for that secret; any other policy may only grant
+  the URL's two actions on what a URL targets (the invoker policy);
 - functions: lambdastream's exec wrapper and a layer, a log group named as
   Lambda names it, with retention; on a capacity provider (Lambda Managed
   Instances), this template's, python3.13 or newer, at least 2 GB, no
@@ -26,7 +30,10 @@ then reads the resources like a reviewer:
   ``lambda:InvokeFunction`` granted to whoever can reach the URL (the public
   for ``NONE``, a managed policy for ``AWS_IAM`` callers, the distribution
   for CloudFront); a public principal only for ``NONE``, scoped to the URL,
-  and then reserved concurrency; reserved concurrency behind CloudFront;
+  and then reserved concurrency; reserved concurrency behind CloudFront; in
+  a template with an ``ApiKeySecretArn`` (the chat's ``Auth=API_KEY``), a
+  ``NONE`` URL only in front of a function that checks the key from that
+  secret;
 - CloudFront: origin access control that always signs, caching off, no
   compression, the viewer's headers except Host, the longest origin timeout
   without a quota increase, no edge functions.
@@ -81,6 +88,16 @@ ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 # The longest CloudFront waits for an origin without a quota increase.
 MAX_ORIGIN_READ_TIMEOUT = 60
 PUBLIC_CONCURRENCY = "7"
+# The chat's API-key mode (Auth=API_KEY): the secret and the customer managed
+# key a deployment is given, and the actions reading them takes.
+API_KEY_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:chat-api-key-AbCdEf"
+API_KEY_KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SECRET_ACTIONS = {"secretsmanager:GetSecretValue"}
+KMS_ACTIONS = {"kms:Decrypt"}
+# The parameter that says who may call, and its values that need more
+# parameters (a template has one of these switches).
+AUTH_SWITCHES = ("UrlAuthType", "Auth")
+AUTH_NEEDS = {("Auth", "API_KEY"): {"ApiKeySecretArn": API_KEY_SECRET}}
 # Lambda Managed Instances: the operator role's policy ("At minimum, the role
 # requires the permissions in the AWSLambdaManagedEC2ResourceOperator managed
 # policy": the Lambda developer guide, lambda-managed-instances-operator-role),
@@ -132,7 +149,7 @@ def security_problems(resources: Mapping[str, Any], params: Mapping[str, str]) -
         problems += _managed_instances_function_problems(resources, logical_id, function)
     for logical_id, provider in _of_type(resources, "AWS::Lambda::CapacityProvider"):
         problems += _capacity_provider_problems(resources, logical_id, provider)
-    problems += _url_problems(resources)
+    problems += _url_problems(resources, params)
     problems += _permission_problems(resources)
     for logical_id, distribution in _of_type(resources, "AWS::CloudFront::Distribution"):
         problems += _distribution_problems(resources, logical_id, distribution)
@@ -349,20 +366,29 @@ def _role_problems(
     ]
     granted_models: set[str] = set()
     bedrock_statements = []
+    # A function that reads an API key may read that secret, and decrypt it.
+    secret = variables.get("CHAT_API_KEY_SECRET_ARN")
+    allowed = BEDROCK_ACTIONS | LOG_ACTIONS | (SECRET_ACTIONS | KMS_ACTIONS if secret else set())
     for statement in statements:
         actions = set(_listed(statement["Action"]))
         resources_named = _listed(statement["Resource"])
-        if actions - BEDROCK_ACTIONS - LOG_ACTIONS:
-            problems.append(
-                f"{role_id}: may also {sorted(actions - BEDROCK_ACTIONS - LOG_ACTIONS)}"
-            )
+        if actions - allowed:
+            problems.append(f"{role_id}: may also {sorted(actions - allowed)}")
         if actions & LOG_ACTIONS and set(resources_named) - group_arns:
             problems.append(f"{role_id}: writes logs to {resources_named}")
+        if actions & (SECRET_ACTIONS | KMS_ACTIONS) and actions - SECRET_ACTIONS - KMS_ACTIONS:
+            problems.append(f"{role_id}: one statement mixes the API key with {sorted(actions)}")
+        if actions & SECRET_ACTIONS and resources_named != [secret]:
+            problems.append(f"{role_id}: reads secrets {resources_named}, not only {secret}")
+        if actions & KMS_ACTIONS:
+            problems += _kms_problems(role_id, statement, secret, params)
         if actions & BEDROCK_ACTIONS:
             if actions & LOG_ACTIONS:
                 problems.append(f"{role_id}: one statement mixes logs and Bedrock")
             bedrock_statements.append(statement)
             granted_models |= set(resources_named)
+    if secret is not None:
+        problems += _api_key_problems(role_id, statements, secret, params)
     if not bedrock_statements:
         return problems
     if not set(params) >= BEDROCK_PARAMETERS:
@@ -385,6 +411,44 @@ def _role_problems(
     model = variables.get("CHAT_MODEL_ID")
     if model is not None and model != model_id(params):
         problems.append(f"CHAT_MODEL_ID is {model}, the policy is for {model_id(params)}")
+    return problems
+
+
+def _kms_problems(
+    role_id: str, statement: Mapping[str, Any], secret: str | None, params: Mapping[str, str]
+) -> list[str]:
+    # Only the customer managed key given, only when Secrets Manager asks on
+    # the function's behalf, only for the function's own secret (Secrets
+    # Manager passes the secret's ARN as the encryption context SecretARN).
+    problems = []
+    key = params.get("ApiKeySecretKmsKeyArn", "")
+    if not key or _listed(statement["Resource"]) != [key]:
+        problems.append(f"{role_id}: kms:Decrypt on {statement['Resource']}, not the key given")
+    expected = {
+        "StringEquals": {
+            "kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com",
+            "kms:EncryptionContext:SecretARN": secret,
+        }
+    }
+    if statement.get("Condition") != expected:
+        problems.append(f"{role_id}: kms:Decrypt with {statement.get('Condition')}, not {expected}")
+    return problems
+
+
+def _api_key_problems(
+    role_id: str, statements: list[dict[str, Any]], secret: str, params: Mapping[str, str]
+) -> list[str]:
+    # The secret the function reads is the one the parameters name, and the
+    # role may read it (and decrypt it, when a customer managed key is given).
+    problems = []
+    if secret != params.get("ApiKeySecretArn"):
+        given = params.get("ApiKeySecretArn")
+        problems.append(f"CHAT_API_KEY_SECRET_ARN is {secret}, not ApiKeySecretArn {given}")
+    granted = {a for s in statements for a in _listed(s["Action"])}
+    if not granted >= SECRET_ACTIONS:
+        problems.append(f"{role_id}: cannot read the API key's secret {secret}")
+    if params.get("ApiKeySecretKmsKeyArn") and not granted >= KMS_ACTIONS:
+        problems.append(f"{role_id}: cannot decrypt the API key's secret")
     return problems
 
 
@@ -507,7 +571,7 @@ def _fronting(resources: Mapping[str, Any], url_id: str) -> list[str]:
     ]
 
 
-def _url_problems(resources: Mapping[str, Any]) -> list[str]:
+def _url_problems(resources: Mapping[str, Any], params: Mapping[str, str]) -> list[str]:
     problems = []
     for url_id, url in _of_type(resources, "AWS::Lambda::Url"):
         target = url["TargetFunctionArn"]
@@ -530,6 +594,14 @@ def _url_problems(resources: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{url_id}: CloudFront {distributions} in front of a public URL")
             grants = _permissions_for(resources, target, "*")
             problems += _grant_problems(url_id, "the public", grants, url_auth="NONE")
+            # A template that offers an API key makes a URL public only in
+            # front of a function checking it (the chat's Auth=API_KEY).
+            variables = function.get("Environment", {}).get("Variables", {})
+            if "ApiKeySecretArn" in params and (
+                not params["ApiKeySecretArn"]
+                or variables.get("CHAT_API_KEY_SECRET_ARN") != params["ApiKeySecretArn"]
+            ):
+                problems.append(f"{url_id}: public, and {function_id} checks no API key")
         elif url["AuthType"] == "AWS_IAM":
             problems += _invoker_policy_problems(resources, url_id, target)
             for distribution_id in distributions:
@@ -667,20 +739,42 @@ def choice_parameters(template: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def deployments(template: Mapping[str, Any]) -> Iterator[dict[str, str]]:
-    """Every combination of the switches, with the default model, then each model case."""
+    """Every combination of the switches, with the default model, then each model case.
+
+    An auth mode is given what it needs (API_KEY a secret); where an API key
+    can be encrypted with a customer managed key, API_KEY is also checked
+    with one, on demand and on Managed Instances.
+    """
     names = template.get("Parameters", {})
     extra = (
         {"PublicConcurrencyLimit": PUBLIC_CONCURRENCY} if "PublicConcurrencyLimit" in names else {}
     )
     switches = choice_parameters(template)
+
+    def needs(chosen: Mapping[str, str]) -> dict[str, str]:
+        # Managed Instances are given a network, API_KEY a secret (else the
+        # Rules refuse them).
+        network = MANAGED_INSTANCES_NETWORK if chosen.get("ManagedInstances") == "true" else {}
+        auth = [AUTH_NEEDS.get((name, value), {}) for name, value in chosen.items()]
+        return {**network, **{k: v for given in auth for k, v in given.items()}}
+
     for values in itertools.product(*switches.values()):
         chosen = dict(zip(switches, values, strict=True))
-        # Managed Instances are given a network (else the Rules refuse them).
-        network = MANAGED_INSTANCES_NETWORK if chosen.get("ManagedInstances") == "true" else {}
-        yield {**extra, **network, **chosen}
+        yield {**extra, **needs(chosen), **chosen}
+    # An auth mode without what it needs: the Rules should refuse it (and
+    # then it is skipped); if they do not, it is checked as it would deploy.
+    for name, value in AUTH_NEEDS:
+        if value in switches.get(name, []):
+            yield {**extra, name: value}
+    if "ApiKeySecretKmsKeyArn" in names:
+        for managed in ("false", "true"):
+            chosen = {"Auth": "API_KEY", "ManagedInstances": managed}
+            yield {**extra, **needs(chosen), **chosen, "ApiKeySecretKmsKeyArn": API_KEY_KMS_KEY}
     if checks_bedrock(template):
-        for case, auth in itertools.product(MODEL_CASES[1:], switches.get("UrlAuthType", [None])):
-            yield {**extra, **case, **({"UrlAuthType": auth} if auth else {})}
+        (switch,) = [name for name in AUTH_SWITCHES if name in switches] or [None]
+        for case, auth in itertools.product(MODEL_CASES[1:], switches.get(switch, [None])):
+            chosen = {switch: auth} if auth else {}
+            yield {**extra, **case, **needs(chosen), **chosen}
 
 
 def checks_bedrock(template: Mapping[str, Any]) -> bool:
@@ -714,17 +808,17 @@ def test_every_accepted_deployment_is_secure(path: Path):
 
 def test_chat_checks_each_switch_and_model():
     template = load(CHAT_TEMPLATE)
-    assert set(choice_parameters(template)) >= {
-        "UrlAuthType",
-        "EnableCloudFront",
+    assert set(choice_parameters(template)) == {
+        "Auth",
+        "CloudFrontPriceClass",
         "EnableSnapStart",
         "ManagedInstances",
     }
-    # 2 auth types x 2 CloudFront x 3 price classes x 2 SnapStart x 2
-    # compute types, of which the 12 with CloudFront in front of a public URL
-    # are refused, and the 9 others with SnapStart on Managed Instances; then
-    # the four other models with each auth type.
-    assert len(list(_checked(template))) == 48 - 12 - 9 + 4 * 2
+    # 3 auth modes x 3 price classes x 2 SnapStart x 2 compute types, of
+    # which the 9 with SnapStart on Managed Instances are refused; API_KEY
+    # with a customer managed key on each compute type; then the four other
+    # models with each auth mode.
+    assert len(list(_checked(template))) == 36 - 9 + 2 + 4 * 3
 
 
 # -- Where Bedrock may be granted -------------------------------------------------
@@ -847,10 +941,19 @@ def test_every_template_is_private_by_default(path: Path):
     assert default_exposure(template) == []
 
 
+# Defaults that would make each template public by default.
+PUBLIC_DEFAULTS = {
+    "UrlAuthType": {"UrlAuthType": "NONE"},
+    "Auth": {"Auth": "API_KEY", "ApiKeySecretArn": API_KEY_SECRET},
+}
+
+
 @pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
 def test_a_public_default_is_caught(path: Path):
     template = load(path)
-    template["Parameters"]["UrlAuthType"]["Default"] = "NONE"
+    (switch,) = [name for name in AUTH_SWITCHES if name in template["Parameters"]]
+    for name, value in PUBLIC_DEFAULTS[switch].items():
+        template["Parameters"][name]["Default"] = value
     assert default_exposure(template)
 
 
@@ -863,14 +966,15 @@ def _chat(**chosen: str) -> tuple[dict[str, Any], dict[str, str], dict[str, dict
     return template, params, deployed(template, params)
 
 
-def test_rules_refuse_cloudfront_before_a_public_url_and_a_profile_without_regions():
+def test_rules_refuse_an_api_key_without_a_secret_and_a_profile_without_regions():
     template = load(CHAT_TEMPLATE)
 
     def refused(**chosen: str) -> list[str]:
         return rules_refusing(template, parameter_values(template, chosen))
 
-    assert refused(UrlAuthType="NONE", EnableCloudFront="true") == ["CloudFrontNeedsIamUrl"]
-    assert refused(UrlAuthType="AWS_IAM", EnableCloudFront="true") == []
+    assert refused(Auth="API_KEY") == ["ApiKeyNeedsASecret"]
+    assert refused(Auth="API_KEY", ApiKeySecretArn=API_KEY_SECRET) == []
+    assert refused(Auth="CLOUDFRONT") == []
     assert refused(InferenceProfile="eu") == ["GeographicProfileNeedsRegions"]
     assert refused(InferenceProfile="eu", ModelRegions="eu-west-1") == []
 
@@ -968,23 +1072,29 @@ def test_url_is_on_the_alias_of_a_published_version(snap_start):
     assert function.get("SnapStart") == expected
 
 
-@pytest.mark.parametrize("auth", ["AWS_IAM", "NONE"])
+@pytest.mark.parametrize("auth", ["IAM", "API_KEY", "CLOUDFRONT"])
 def test_outputs_say_how_to_call_the_function(auth):
     template = load(CHAT_TEMPLATE)
-    cloudfront = "true" if auth == "AWS_IAM" else "false"
-    params = parameter_values(template, {"UrlAuthType": auth, "EnableCloudFront": cloudfront})
+    params = parameter_values(template, {"Auth": auth, **AUTH_NEEDS.get(("Auth", auth), {})})
     url = f"https://ChatUrl.lambda-url.{REGION}.on.aws/"
     expected = {
+        "ClientUrl": url,
         "FunctionUrl": url,
         "LogGroup": "{Ref:ChatLogGroup}",
-        "InvokeCommand": f"lambdastream invoke {url} --prompt hi",
+        "InvokeCommand": f"lambdastream invoke {url} --sigv4 --prompt hi",
+        "InvokerPolicy": "{Ref:ChatInvokerPolicy}",
     }
-    if auth == "AWS_IAM":
+    if auth == "API_KEY":
+        del expected["InvokerPolicy"]
         expected |= {
-            "InvokeCommand": f"lambdastream invoke {url} --sigv4 --prompt hi",
-            "InvokerPolicy": "{Ref:ChatInvokerPolicy}",
-            "CloudFrontUrl": "https://ChatDistribution.cloudfront.net/",
+            "InvokeCommand": f"lambdastream invoke {url} --prompt hi"
+            ' -H "Authorization: Bearer $(aws secretsmanager get-secret-value'
+            f' --secret-id {API_KEY_SECRET} --query SecretString --output text)"',
+            "OpenAIBaseUrl": f"{url}v1",
         }
+    if auth == "CLOUDFRONT":
+        distribution = "https://ChatDistribution.cloudfront.net/"
+        expected |= {"ClientUrl": distribution, "CloudFrontUrl": distribution}
     assert outputs(template, params) == expected
 
 
@@ -1021,9 +1131,11 @@ def test_a_changed_setting_publishes_a_new_version(change):
 
 
 def _statements(template: dict[str, Any], policy_name: str) -> list[Any]:
+    """The statements of the chat role's inline policy ``policy_name`` (in an ``Fn::If`` or not)."""
     role = template["Resources"]["ChatRole"]["Properties"]
+    policies = [p["Fn::If"][1] if "Fn::If" in p else p for p in role["Policies"]]
     return next(
-        p["PolicyDocument"]["Statement"] for p in role["Policies"] if p["PolicyName"] == policy_name
+        p["PolicyDocument"]["Statement"] for p in policies if p["PolicyName"] == policy_name
     )
 
 
@@ -1093,8 +1205,61 @@ def _public_always(template: dict[str, Any]) -> None:
     del template["Resources"]["ChatUrlPublicInvoke"]["Condition"]
 
 
-def _no_rule(template: dict[str, Any]) -> None:
-    del template["Rules"]["CloudFrontNeedsIamUrl"]
+def _api_key_statement(template: dict[str, Any], index: int) -> dict[str, Any]:
+    statement = _statements(template, "api-key-secret")[index]
+    return statement["Fn::If"][1] if "Fn::If" in statement else statement
+
+
+def _api_key_set(index: int, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """Set (or delete) ``key`` of the API-key policy's statement ``index`` (0 read, 1 decrypt)."""
+
+    def mutate(template: dict[str, Any]) -> None:
+        statement = _api_key_statement(template, index)
+        if value is _DELETE:
+            del statement[key]
+        else:
+            statement[key] = value
+
+    return mutate
+
+
+def _kms_always(template: dict[str, Any]) -> None:
+    # The decrypt statement whether or not a KMS key is given.
+    statements = _statements(template, "api-key-secret")
+    statements[1]["Fn::If"][0] = "ApiKeyAuth"
+
+
+def _drop_kms_condition(key: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(template: dict[str, Any]) -> None:
+        del _api_key_statement(template, 1)["Condition"]["StringEquals"][key]
+
+    return mutate
+
+
+def _url_public_always(template: dict[str, Any]) -> None:
+    template["Resources"]["ChatUrl"]["Properties"]["AuthType"] = "NONE"
+    _public_always(template)
+
+
+def _api_key_without_a_secret(template: dict[str, Any]) -> None:
+    # Auth=API_KEY alone makes the URL public (the secret's test dropped).
+    template["Conditions"]["ApiKeyAuth"] = {"Fn::Equals": [{"Ref": "Auth"}, "API_KEY"]}
+    del template["Rules"]["ApiKeyNeedsASecret"]
+    # (The version's description splits the secret's ARN: it would fail.)
+    for name in ("ChatFunction", "ChatManagedFunction"):
+        template["Resources"][name]["Properties"]["VersionDescription"] = {"Ref": "Auth"}
+
+
+def _secret_named(arn: Any) -> Callable[[dict[str, Any]], None]:
+    """The function reads a secret other than the one the parameters name."""
+
+    def mutate(template: dict[str, Any]) -> None:
+        for name in ("ChatFunction", "ChatManagedFunction"):
+            variables = template["Resources"][name]["Properties"]["Environment"]["Variables"]
+            variables["CHAT_API_KEY_SECRET_ARN"]["Fn::If"][1] = arn
+            _api_key_statement(template, 0)["Resource"] = arn
+
+    return mutate
 
 
 WEAKENINGS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -1148,7 +1313,32 @@ WEAKENINGS: dict[str, Callable[[dict[str, Any]], None]] = {
         "ChatDistribution.Properties.DistributionConfig.Origins.0.CustomOriginConfig.OriginReadTimeout",
         _DELETE,
     ),
-    "CloudFront allowed before a public URL": _no_rule,
+    "URL public whatever Auth says": _url_public_always,
+    "API-key URL in front of a function checking no key": _set(
+        "ChatFunction.Properties.Environment.Variables.CHAT_API_KEY_SECRET_ARN", _DELETE
+    ),
+    "API-key URL public without a secret": _api_key_without_a_secret,
+    "API key read from every secret": _api_key_set(
+        0, "Resource", "arn:aws:secretsmanager:*:*:secret:*"
+    ),
+    "API key read from secrets named alike": _api_key_set(
+        0, "Resource", {"Fn::Sub": "${ApiKeySecretArn}*"}
+    ),
+    "API key read with secretsmanager:*": _api_key_set(0, "Action", "secretsmanager:*"),
+    "API key secret may also be listed": _api_key_set(
+        0, "Action", ["secretsmanager:GetSecretValue", "secretsmanager:ListSecrets"]
+    ),
+    "API key from a secret the parameters do not name": _secret_named(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf"
+    ),
+    "kms:Decrypt without a KMS key given": _kms_always,
+    "kms:Decrypt on every key": _api_key_set(1, "Resource", "*"),
+    "kms:Decrypt not only through Secrets Manager": _drop_kms_condition("kms:ViaService"),
+    "kms:Decrypt for any secret": _drop_kms_condition("kms:EncryptionContext:SecretARN"),
+    "kms:* on the key": _api_key_set(1, "Action", "kms:*"),
+    "no secret read on Managed Instances": _set(
+        "ChatManagedFunction.Properties.Environment.Variables.CHAT_API_KEY_SECRET_ARN", _DELETE
+    ),
 }
 
 
