@@ -670,6 +670,9 @@ NOT_RUN = {
         "needs an AWS account; tests/deploy/test_sam_build.py runs sam build offline"
     ),
     "aws iam attach-user-policy": "needs an AWS account and the deployed stack",
+    "aws secretsmanager create-secret --name chat-api-key": (
+        "needs an AWS account; tests/chat/test_chat_api_key.py reads a secret at the wire"
+    ),
     "class ChatStack(Stack)": "synthesized by CDK in tests/test_readme_deploy_snippets.py",
     "docker build -f examples/chat/Dockerfile": (
         "no Docker engine here; tests/deploy/test_dockerfile.py runs its steps"
