@@ -7,6 +7,7 @@ missing from its dependencies or its package data shows here.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -77,9 +78,13 @@ def test_what_make_demo_runs_needs_the_package_alone(venv):
     # make demo installs the package alone: the demo's own command, from a plain install.
     if shutil.which("make") is None:
         missing("make", "Debian's make")
+    # Under make test, a nested make prints "make[1]: Leaving directory" lines
+    # (MAKELEVEL): not ours to read, so neither those nor the outer flags.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     dry_run = subprocess.run(
-        ["make", "-n", "demo", "PORT=0"], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
+        ["make", "--no-print-directory", "-n", "demo", "PORT=0"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
     command = dry_run.stdout.replace("\\\n", " ").splitlines()[-1]
     program, *args = shlex.split(command)
     assert program == ".venv/bin/lambdastream" and args[0] == "dev", command
