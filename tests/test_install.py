@@ -95,7 +95,8 @@ def test_what_make_demo_runs_needs_the_package_alone(venv):
     server = DevServer(proc)
     try:
         url = server.wait_for_log(r"Function URL: (http://\S+?)/?$", timeout=60).group(1)
-        assert "2 of 2 provisioned and initialized" in server.logs()
+        # The banner's lines arrive one by one: wait for this one too.
+        server.wait_for_log(r"2 of 2 provisioned and initialized", timeout=60)
         with urllib.request.urlopen(url + "/", timeout=30) as page:
             assert page.headers["content-type"].startswith("text/html")
         answer = subprocess.run(
