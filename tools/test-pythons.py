@@ -86,6 +86,9 @@ NOT_USED = (
     # bedrock-local against langchain-aws
     "langchain-aws",
     "jsonschema",
+    # the chat protocols' clients (tests/chatapi, tests/chat)
+    "openai",
+    "langchain-openai",
 )
 PIP_INSTALL = ("-m", "pip", "install", "-q", "--disable-pip-version-check")
 # The only C extensions these venvs need: a Python with no wheel for them
