@@ -16,6 +16,7 @@ from lambdastream.runtime import logs
 from lambdastream.runtime.api_client import ResponseStream, RuntimeAPIError, RuntimeClient
 from lambdastream.runtime.context import LambdaContext
 from lambdastream.runtime.marshal import decode_event, encode_result
+from lambdastream.wire.chunks import error_body_room
 
 STREAM_CONTENT_TYPE = "application/octet-stream"
 
@@ -101,15 +102,13 @@ def handle(client: RuntimeClient, handler, next_answer) -> None:  # type: ignore
             if type(result) is CoroutineType:
                 result = run_coroutine(result)
             kind = type(result)
-            http = sys.modules.get("lambdastream.runtime.http")
-            if http is not None and kind is http.StreamingResponse:
-                reply.stream_http(result)
-            elif kind is GeneratorType:
+            if kind is GeneratorType:
                 reply.stream(result, STREAM_CONTENT_TYPE)
             elif kind is AsyncGeneratorType:
                 run_coroutine(reply.stream_async(result, STREAM_CONTENT_TYPE))
             elif hasattr(kind, "__lambda_answer__"):
-                # An answer that sends itself (a web app's exchange, see asgi_server.py).
+                # An answer that sends itself: a StreamingResponse (http.py),
+                # a web app's exchange (asgi_server.py).
                 result.__lambda_answer__(reply)
             else:
                 body, content_type = encode_result(result)
@@ -171,17 +170,23 @@ class Reply:
         self.answered = True
         _check(answer, "response")
 
-    def stream_http(self, response) -> None:  # type: ignore[no-untyped-def]
-        from lambdastream.wire.integration import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
+    def stream_body(
+        self,
+        body,  # type: ignore[no-untyped-def]
+        content_type: str,
+        prelude: "tuple[bytes, bytes] | None" = None,
+    ) -> None:
+        """Stream ``body``, an iterable or an async iterable, as ``content_type``.
 
-        # The prelude leaves with the first body chunk: an exception raised
-        # before the body yields anything is still a clean invocation error.
-        self.prelude = (response.prelude()[: -len(PRELUDE_DELIMITER)], PRELUDE_DELIMITER)
-        body = response.body
+        ``prelude`` (its JSON, its delimiter) leaves with the first body chunk:
+        an exception raised before the body yields anything is still a clean
+        invocation error.
+        """
+        self.prelude = prelude
         if getattr(body, "is_async", hasattr(body, "__aiter__") and not hasattr(body, "__iter__")):
-            run_coroutine(self.stream_async(body, HTTP_INTEGRATION_CONTENT_TYPE))
+            run_coroutine(self.stream_async(body, content_type))
         else:
-            self.stream(body, HTTP_INTEGRATION_CONTENT_TYPE)
+            self.stream(body, content_type)
 
     def stream(self, body, content_type: str) -> None:  # type: ignore[no-untyped-def]
         self._open(content_type)
@@ -215,15 +220,13 @@ class Reply:
             raise
         self.finish(turn.take())
 
-    def open_http(self, prelude: bytes) -> None:
-        """Open an HTTP integration stream whose prelude JSON is ``prelude``.
+    def open_stream(self, content_type: str, prelude: "tuple[bytes, bytes]") -> None:
+        """Open a stream of ``content_type`` whose ``prelude`` (JSON, delimiter) comes first.
 
         The prelude leaves with the first chunk (or with :meth:`finish`).
         """
-        from lambdastream.wire.integration import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
-
-        self.prelude = (prelude, PRELUDE_DELIMITER)
-        self._open(HTTP_INTEGRATION_CONTENT_TYPE)
+        self.prelude = prelude
+        self._open(content_type)
 
     def send(self, chunks: "list[bytes]") -> None:
         """Send non-empty ``chunks`` in one write, with any pending prelude."""
@@ -280,7 +283,6 @@ class Reply:
             import base64
 
             from lambdastream.runtime.errors import error_json_within
-            from lambdastream.wire.chunks import error_body_room
 
             # Trailers: what Lambda takes of them (4 KiB in all), in base64.
             room = error_body_room(error_type) // 4 * 3

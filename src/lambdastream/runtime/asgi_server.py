@@ -29,8 +29,13 @@ only.
 
 from lambdastream.runtime.answer import Reply, TurnWriter, run_coroutine
 from lambdastream.runtime.api_client import RuntimeAPIError
-from lambdastream.runtime.web_answer import answer_internal_error, answer_whole, log_exception
-from lambdastream.runtime.web_event import RESPONSE_MODES, WebRequest, parse_event, stream_prelude
+from lambdastream.runtime.web_answer import (
+    answer_internal_error,
+    answer_whole,
+    log_exception,
+    open_stream,
+)
+from lambdastream.runtime.web_event import RESPONSE_MODES, WebRequest, parse_event
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -305,7 +310,7 @@ class _Serve:
 
     def open(self) -> None:
         request = self.exchange.request
-        self.reply.open_http(stream_prelude(request, self.status, self.headers))
+        open_stream(self.reply, request, self.status, self.headers)
         self.turn = TurnWriter(self.reply)
 
     def failed(self, exc: Exception) -> None:

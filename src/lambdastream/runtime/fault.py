@@ -1,7 +1,7 @@
 """The runtime's own failures, reported under a ``Runtime.*`` error type.
 
-Its own module, so that what raises one (the codec, the loader) need not
-import the error formatting (``errors.py``), which imports the codec.
+Its own module, so that what raises one (the codec, the loader) does not
+need the error formatting (``errors.py``), which itself needs the codec.
 
 Example::
 

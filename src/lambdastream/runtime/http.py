@@ -6,7 +6,12 @@ chunk per item the body yields. :func:`sse` frames Server-Sent Events.
 """
 
 from lambdastream.runtime.marshal import compact_json
-from lambdastream.wire.integration import frame_prelude, prelude_object
+from lambdastream.wire.integration import (
+    HTTP_INTEGRATION_CONTENT_TYPE,
+    PRELUDE_DELIMITER,
+    frame_prelude,
+    prelude_object,
+)
 
 # typing and collections.abc cost milliseconds of every cold start that
 # imports StreamingResponse: annotations only, checked duck-typed at run time.
@@ -87,8 +92,16 @@ class StreamingResponse:
 
     def prelude(self) -> bytes:
         """Return the HTTP integration prelude: JSON and the 8-NUL delimiter."""
-        meta = prelude_object(self.status_code, self.headers, self.cookies)
-        return frame_prelude(compact_json(meta).encode())
+        return frame_prelude(self._prelude_json())
+
+    def _prelude_json(self) -> bytes:
+        return compact_json(prelude_object(self.status_code, self.headers, self.cookies)).encode()
+
+    def __lambda_answer__(self, reply) -> None:  # type: ignore[no-untyped-def]
+        """Sent by the runtime when a handler returns this: the body streams after the prelude."""
+        reply.stream_body(
+            self.body, HTTP_INTEGRATION_CONTENT_TYPE, (self._prelude_json(), PRELUDE_DELIMITER)
+        )
 
 
 class sse:

@@ -8,6 +8,7 @@ left) it goes out here, in the shape the request's entry point wants.
 from lambdastream.runtime import logs
 from lambdastream.runtime.answer import Reply
 from lambdastream.runtime.web_event import WebRequest, buffered_answer, stream_prelude
+from lambdastream.wire.integration import HTTP_INTEGRATION_CONTENT_TYPE, PRELUDE_DELIMITER
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,6 +23,14 @@ INTERNAL_ERROR_HEADERS = [
 ]
 
 
+def open_stream(
+    reply: Reply, request: WebRequest, status: int, headers: "Iterable[tuple[bytes, bytes]]"
+) -> None:
+    """Open the HTTP integration stream: the status and headers leave with the first chunk."""
+    prelude = stream_prelude(request, status, headers)
+    reply.open_stream(HTTP_INTEGRATION_CONTENT_TYPE, (prelude, PRELUDE_DELIMITER))
+
+
 def answer_whole(
     reply: Reply,
     request: WebRequest,
@@ -31,7 +40,7 @@ def answer_whole(
 ) -> None:
     """Send a whole response: streamed in one write, or as the buffered JSON answer."""
     if request.streams:
-        reply.open_http(stream_prelude(request, status, headers))
+        open_stream(reply, request, status, headers)
         reply.finish([b for b in body if b])
     else:
         from lambdastream.runtime.marshal import compact_json

@@ -21,8 +21,13 @@ import sys
 
 from lambdastream.runtime.answer import Reply
 from lambdastream.runtime.api_client import RuntimeAPIError
-from lambdastream.runtime.web_answer import answer_internal_error, answer_whole, log_exception
-from lambdastream.runtime.web_event import RESPONSE_MODES, WebRequest, parse_event, stream_prelude
+from lambdastream.runtime.web_answer import (
+    answer_internal_error,
+    answer_whole,
+    log_exception,
+    open_stream,
+)
+from lambdastream.runtime.web_event import RESPONSE_MODES, WebRequest, parse_event
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,7 +181,7 @@ class WSGIExchange:
         reply = self._reply
         assert reply is not None, "a block outside the runtime's answer"
         if not self.sent:
-            reply.open_http(stream_prelude(self.request, self.status, self.headers))
+            open_stream(reply, self.request, self.status, self.headers)
             self.sent = True
         reply.send([bytes(data)])
 
