@@ -25,7 +25,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lambdastream.local.invocation import FunctionError, Invocation
 from lambdastream.local.lifecycle import BUSY, DEAD, READY, RESPONSE_SENT, Lifecycle
@@ -124,15 +124,17 @@ class Environment:
 
     def _runtime_api(self) -> RuntimeApi:
         """This environment's Runtime API (Managed Instances serve theirs otherwise)."""
-        return RuntimeApi(
-            self,
-            self.life,
-            function_arn=self.config.arn,
-            timeout=self.config.timeout,
-            max_stream=self.config.max_stream,
-            emulate_bandwidth=self.config.emulate_bandwidth,
-            snap_start=self.config.snap_start,
-        )
+        return RuntimeApi(self, self.life, **self._runtime_api_options())
+
+    def _runtime_api_options(self) -> dict[str, Any]:
+        """What every Runtime API takes from the function's configuration."""
+        return {
+            "function_arn": self.config.arn,
+            "timeout": self.config.timeout,
+            "max_stream": self.config.max_stream,
+            "emulate_bandwidth": self.config.emulate_bandwidth,
+            "snap_start": self.config.snap_start,
+        }
 
     async def start(self) -> None:
         """Start the Runtime API and spawn the runtime process."""

@@ -185,12 +185,8 @@ class ManagedEnvironment(Environment):
         return ManagedRuntimeApi(
             self,
             self.life,
-            function_arn=self.config.arn,
-            timeout=self.config.timeout,
-            max_stream=self.config.max_stream,
-            emulate_bandwidth=self.config.emulate_bandwidth,
-            snap_start=self.config.snap_start,
             max_concurrency=self.config.max_concurrency,
+            **self._runtime_api_options(),
         )
 
     @property
