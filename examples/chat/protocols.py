@@ -110,7 +110,7 @@ def route(
         return _ui(raw, config, client, log)
     except ProtocolError as exc:
         log.error_code = log.error_code or _ERROR_CODES.get(exc.status, "bad_request")
-        headers = exc_headers(exc)
+        headers = _retry_headers(exc)
         if exc.status == 405:  # RFC 9110: a 405 names the methods the resource takes
             headers["allow"] = "GET" if path.startswith("/v1/models") else "POST"
         elif exc.status == 401:  # ... and a 401 the scheme, as POST / does
@@ -118,7 +118,7 @@ def route(
         return log.finish(_json(exc.status, exc.body, headers))
 
 
-def exc_headers(exc: ProtocolError) -> dict[str, str]:
+def _retry_headers(exc: ProtocolError) -> dict[str, str]:
     """Headers a refusal carries besides its JSON (``retry-after`` when throttled)."""
     return {"retry-after": "2"} if exc.status == 429 else {}
 
